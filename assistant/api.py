@@ -1,0 +1,93 @@
+"""The Python API: an :class:`Assistant` loads the models once and opens sessions.
+
+Example::
+
+    import asyncio
+    from assistant import Assistant, load_audio
+
+    async def main() -> None:
+        bot = Assistant()
+        async with bot.session() as s:
+            await s.send_audio(load_audio("samples/what_time_is_it.wav"))
+            await s.end_audio()
+            async for event in s.events():
+                print(event.type, event.to_dict())
+
+    asyncio.run(main())
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+from pathlib import Path
+
+from .asr import Recognizer
+from .config import Config
+from .errors import ModelError
+from .llm import LLMBackend, LocalLLM
+from .models import ModelStore
+from .respond import Responder
+from .session import Session
+from .tts import Synthesizer
+
+
+def _user_path(value: str, what: str) -> Path:
+    p = Path(value).expanduser()
+    if not p.exists():
+        raise ModelError(f"{what} not found: {p}")
+    return p
+
+
+class Assistant:
+    """Shared, loaded models; open any number of :class:`Session` objects on it.
+
+    Models load lazily on first use (so ``assistant transcribe`` only loads
+    Whisper); call :meth:`load` to load everything up front.
+    """
+
+    def __init__(self, config: Config | None = None, store: ModelStore | None = None) -> None:
+        self.config = config or Config.from_env()
+        self.store = store or ModelStore(self.config.model_dir)
+        # cached_property is not thread-safe; sessions may touch models from worker threads.
+        self._load_lock = threading.RLock()
+
+    def load(self) -> Assistant:
+        """Load every model now (a few seconds) rather than on the first turn."""
+        for name in ("silero_path", "recognizer", "responder", "synthesizer"):
+            getattr(self, name)
+        return self
+
+    def session(self, config: Config | None = None) -> Session:
+        """A new conversation; use as ``async with assistant.session() as s:``."""
+        return Session(self, config)
+
+    @cached_property
+    def silero_path(self) -> Path:
+        with self._load_lock:
+            return self.store.path_for("vad")
+
+    @cached_property
+    def recognizer(self) -> Recognizer:
+        with self._load_lock:
+            cfg = self.config.asr
+            path = _user_path(cfg.model_path, "ASR model") if cfg.model_path else self.store.path_for("asr")
+            return Recognizer(path, cfg)
+
+    @cached_property
+    def llm(self) -> LLMBackend:
+        with self._load_lock:
+            cfg = self.config.llm
+            path = _user_path(cfg.model_path, "LLM model") if cfg.model_path else self.store.path_for("llm")
+            return LocalLLM(path, cfg)
+
+    @cached_property
+    def responder(self) -> Responder:
+        return Responder(self.llm)
+
+    @cached_property
+    def synthesizer(self) -> Synthesizer:
+        with self._load_lock:
+            cfg = self.config.tts
+            path = _user_path(cfg.voice_path, "TTS voice") if cfg.voice_path else self.store.path_for("tts")
+            return Synthesizer(path, cfg)

@@ -1,0 +1,209 @@
+"""The ``assistant`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .errors import AssistantError
+
+
+class _Progress:
+    """Prints assembly progress in 10% steps on stderr."""
+
+    def __init__(self) -> None:
+        self._step = -1
+
+    def __call__(self, name: str, done: int, total: int) -> None:
+        step = 10 * done // max(1, total)
+        if step == self._step:
+            return
+        self._step = step
+        end = "\n" if done >= total else ""
+        print(f"\r  assembling {name}: {10 * step:3d}% of {total >> 20} MB", end=end, file=sys.stderr, flush=True)
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from .models import ModelStore
+
+    store = ModelStore()
+    failures = 0
+    if args.action == "list":
+        print(f"cache: {store.cache_dir}")
+        for spec in store.specs:
+            pins = ", ".join(p.pin for p in spec.packages)
+            print(f"{spec.role:17} {spec.name:38} {spec.assemble:9} {pins}")
+            print(f"{'':17} licence: {spec.licence}")
+            if spec.override_env:
+                print(f"{'':17} override: ${spec.override_env}")
+        return 0
+    for spec in store.specs:
+        t0 = time.perf_counter()
+        if args.action == "verify":
+            result = store.check(spec, trust_stamp=False)
+        else:
+            try:
+                result = store.prepare(spec, progress=_Progress())
+            except AssistantError as err:
+                print(f"FAIL {spec.name}: {err}", file=sys.stderr)
+                failures += 1
+                continue
+        if result.ok:
+            print(f"ok   {spec.name} ({result.message}, {time.perf_counter() - t0:.1f} s)")
+        else:
+            print(f"FAIL {result.message}", file=sys.stderr)
+            failures += 1
+    return 1 if failures else 0
+
+
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    from .api import Assistant
+    from .audio import load_audio
+
+    audio = load_audio(args.input)
+    bot = Assistant()
+    t = bot.recognizer.transcribe(audio)
+    print(t.text)
+    print(f"[{t.audio_s:.2f} s of audio, decoded in {t.compute_ms:.0f} ms]", file=sys.stderr)
+    return 0
+
+
+def cmd_say(args: argparse.Namespace) -> int:
+    from .api import Assistant
+    from .audio import write_wav
+
+    text = args.text if args.text != "-" else sys.stdin.read()
+    if not text.strip():
+        raise AssistantError("nothing to say: give some text (or '-' to read stdin)")
+    bot = Assistant()
+    synth = bot.synthesizer
+    t0 = time.perf_counter()
+    frames = []
+    first = None
+    for frame in synth.stream(text.strip()):
+        first = first if first is not None else time.perf_counter() - t0
+        frames.append(frame)
+    audio = np.concatenate(frames) if frames else np.zeros(0, dtype=np.float32)
+    write_wav(args.output, audio, synth.sample_rate)
+    total = time.perf_counter() - t0
+    print(
+        f"wrote {args.output}: {len(audio) / synth.sample_rate:.2f} s at {synth.sample_rate} Hz; "
+        f"first audio after {1000 * (first or 0):.0f} ms, total {1000 * total:.0f} ms"
+    )
+    return 0
+
+
+async def _respond(input_path: str, output_path: str) -> int:
+    from .api import Assistant
+    from .audio import load_audio, pcm16_to_float, write_wav
+    from .events import ErrorEvent, ReplyAudio, ReplyDone, SessionCreated, TranscriptFinal
+
+    audio = load_audio(input_path)
+    bot = Assistant()
+    t0 = time.perf_counter()
+    bot.load()
+    load_s = time.perf_counter() - t0
+    frames: list[np.ndarray] = []
+    rate = bot.synthesizer.sample_rate
+    transcripts: list[str] = []
+    done: list[ReplyDone] = []
+    errors: list[str] = []
+    async with bot.session() as session:
+        step = 1600  # 100 ms
+        for i in range(0, len(audio), step):
+            await session.send_audio(audio[i : i + step])
+        await session.end_audio()
+        async for ev in session.events():
+            if isinstance(ev, SessionCreated):
+                rate = ev.output_sample_rate
+            elif isinstance(ev, TranscriptFinal):
+                transcripts.append(ev.transcript)
+            elif isinstance(ev, ReplyAudio):
+                frames.append(pcm16_to_float(ev.pcm))
+            elif isinstance(ev, ReplyDone):
+                done.append(ev)
+            elif isinstance(ev, ErrorEvent):
+                errors.append(ev.message)
+    for msg in errors:
+        print(f"error: {msg}", file=sys.stderr)
+    if not any(transcripts):
+        raise AssistantError(f"no speech recognised in {input_path}")
+    reply_audio = np.concatenate(frames) if frames else np.zeros(0, dtype=np.float32)
+    write_wav(output_path, reply_audio, rate)
+    print(f"models loaded in {load_s:.1f} s")
+    for text in transcripts:
+        print(f"you said:  {text}")
+    for d in done:
+        print(f"assistant: {d.text}")
+        print("timings:   " + ", ".join(f"{k}={v:.0f}" for k, v in d.metrics.items()))
+    print(f"wrote {output_path}: {len(reply_audio) / rate:.2f} s at {rate} Hz")
+    return 0 if done and not errors else 1
+
+
+def cmd_respond(args: argparse.Namespace) -> int:
+    return asyncio.run(_respond(args.input, args.output))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .server import serve
+
+    return asyncio.run(serve(host=args.host, port=args.port))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="assistant", description="Offline full-duplex voice assistant")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("models", help="list, verify or prepare the embedded models")
+    p.add_argument("action", choices=["list", "verify", "prepare"])
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("transcribe", help="speech to text for one audio file")
+    p.add_argument("input", help="audio file (wav, flac, ogg; any rate or channel count)")
+    p.set_defaults(func=cmd_transcribe)
+
+    p = sub.add_parser("say", help="text to speech into a wav file")
+    p.add_argument("text", help="the text, or '-' to read it from stdin")
+    p.add_argument("output", help="wav file to write")
+    p.set_defaults(func=cmd_say)
+
+    p = sub.add_parser("respond", help="one spoken turn: request wav in, spoken reply wav out")
+    p.add_argument("input", help="audio file with the spoken request")
+    p.add_argument("output", help="wav file for the spoken reply")
+    p.set_defaults(func=cmd_respond)
+
+    p = sub.add_parser("serve", help="WebSocket server and browser page")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765)
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``assistant`` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # faster-whisper logs every decode at INFO; that is noise in a conversation.
+    logging.getLogger("faster_whisper").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    try:
+        return int(args.func(args) or 0)
+    except AssistantError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

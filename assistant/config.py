@@ -1,0 +1,108 @@
+"""Typed configuration for every stage, with environment-variable overrides.
+
+Defaults are the embedded models from ``models/manifest.toml``. Every model can be
+replaced by a path: ``ASSISTANT_ASR_MODEL`` (a CTranslate2 Whisper directory),
+``ASSISTANT_LLM_MODEL`` (a GGUF file), ``ASSISTANT_TTS_VOICE`` (a Piper ``.onnx``
+voice with its ``.onnx.json`` beside it), ``ASSISTANT_LLM_URL`` (an
+OpenAI-compatible endpoint instead of the local GGUF).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Sample rate of all audio going into the listening path.
+INPUT_SAMPLE_RATE = 16_000
+
+
+def default_model_dir() -> Path:
+    """Where assembled models are cached (``ASSISTANT_MODEL_DIR`` or ``~/.cache/assistant/models``)."""
+    env = os.environ.get("ASSISTANT_MODEL_DIR")
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / ".cache" / "assistant" / "models"
+
+
+@dataclass
+class VADConfig:
+    """Voice activity detection and endpointing."""
+
+    webrtc_mode: int = 2
+    """webrtcvad aggressiveness, 0 (lenient) .. 3 (strict)."""
+    speech_threshold: float = 0.5
+    """Silero probability above which a frame starts speech."""
+    continue_threshold: float = 0.35
+    """Silero probability above which a frame keeps speech going (hysteresis)."""
+    start_ms: int = 64
+    """Speech must last this long before the utterance counts as started."""
+    silence_ms: int = 300
+    """Silence after speech that ends the utterance (the endpoint)."""
+    min_speech_ms: int = 200
+    """Shorter utterances are treated as noise and dropped."""
+    max_utterance_s: float = 15.0
+    """An utterance is cut here even if the person keeps talking."""
+    preroll_ms: int = 300
+    """Audio kept from before the detected start, so the first syllable is never cut."""
+    tail_ms: int = 150
+    """Silence kept after the last speech frame (Whisper likes a little context)."""
+
+
+@dataclass
+class ASRConfig:
+    """Speech recognition with faster-whisper."""
+
+    model_path: str | None = None
+    """CTranslate2 Whisper directory; None uses the embedded tiny.en."""
+    compute_type: str = "int8"
+    beam_size: int = 5
+    cpu_threads: int = 2
+    language: str = "en"
+
+
+@dataclass
+class LLMConfig:
+    """The language model that writes open-ended replies."""
+
+    model_path: str | None = None
+    """GGUF file; None uses the embedded Qwen2.5-Coder-0.5B-Instruct Q4_K_M."""
+    url: str | None = None
+    """OpenAI-compatible endpoint (e.g. http://host:8000/v1); when set, replaces the local model."""
+    n_ctx: int = 2048
+    n_threads: int = 2
+    max_tokens: int = 96
+    temperature: float = 0.3
+    seed: int = 7
+
+
+@dataclass
+class TTSConfig:
+    """Speech synthesis with Piper."""
+
+    voice_path: str | None = None
+    """Piper .onnx voice; None uses the embedded en_US joe medium."""
+    frame_ms: int = 20
+    """Audio leaves the synthesizer in frames of this length, so a stop is immediate."""
+    length_scale: float = 1.0
+
+
+@dataclass
+class Config:
+    """Everything a session needs; build with :meth:`from_env` to honour overrides."""
+
+    vad: VADConfig = field(default_factory=VADConfig)
+    asr: ASRConfig = field(default_factory=ASRConfig)
+    llm: LLMConfig = field(default_factory=LLMConfig)
+    tts: TTSConfig = field(default_factory=TTSConfig)
+    model_dir: Path = field(default_factory=default_model_dir)
+
+    @classmethod
+    def from_env(cls) -> "Config":
+        """Defaults, with model paths and the LLM endpoint taken from the environment."""
+        cfg = cls()
+        cfg.asr.model_path = os.environ.get("ASSISTANT_ASR_MODEL") or None
+        cfg.llm.model_path = os.environ.get("ASSISTANT_LLM_MODEL") or None
+        cfg.llm.url = os.environ.get("ASSISTANT_LLM_URL") or None
+        cfg.tts.voice_path = os.environ.get("ASSISTANT_TTS_VOICE") or None
+        return cfg

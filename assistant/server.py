@@ -1,0 +1,132 @@
+"""WebSocket server carrying sessions, plus the static browser page from ``web/``.
+
+Protocol (see docs/PROTOCOL.md): connect to ``/ws``. Binary frames from the client
+are 16-bit little-endian mono PCM at 16 kHz; binary frames from the server are reply
+audio at the rate announced in ``session.created``. Text frames are JSON events with
+a ``type``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http
+import json
+import logging
+import mimetypes
+from pathlib import Path
+
+from websockets.asyncio.server import ServerConnection, serve as ws_serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from .api import Assistant
+from .errors import AssistantError
+from .events import ReplyAudio
+
+log = logging.getLogger(__name__)
+
+WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
+WS_PATH = "/ws"
+
+
+def _static_response(root: Path, url_path: str) -> Response:
+    """Serve a file under ``root``; anything outside it (``..``, symlinks out) is a 404."""
+    rel = url_path.split("?", 1)[0].lstrip("/") or "index.html"
+    try:
+        target = (root / rel).resolve()
+        inside = target.is_relative_to(root.resolve()) and target.is_file()
+    except (OSError, ValueError):
+        inside = False
+    if not inside:
+        body = b"not found\n"
+        status = http.HTTPStatus.NOT_FOUND
+        ctype = "text/plain; charset=utf-8"
+    else:
+        body = target.read_bytes()
+        status = http.HTTPStatus.OK
+        ctype = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        if ctype.startswith("text/") or ctype.endswith("javascript"):
+            ctype += "; charset=utf-8"
+    headers = Headers(
+        [
+            ("Content-Type", ctype),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-cache"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Connection", "close"),
+        ]
+    )
+    return Response(status.value, status.phrase, headers, body)
+
+
+class Server:
+    """Accepts WebSocket connections and runs one :class:`~assistant.session.Session` each."""
+
+    def __init__(self, assistant: Assistant, web_root: Path = WEB_ROOT) -> None:
+        self.assistant = assistant
+        self.web_root = web_root
+
+    def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        if request.path.split("?", 1)[0] == WS_PATH:
+            return None  # go on with the WebSocket handshake
+        return _static_response(self.web_root, request.path)
+
+    async def handle(self, ws: ServerConnection) -> None:
+        session = self.assistant.session()
+        await session.start()
+
+        async def pump_out() -> None:
+            async for ev in session.events():
+                if isinstance(ev, ReplyAudio):
+                    await ws.send(json.dumps(ev.to_dict()))
+                    await ws.send(ev.pcm)
+                else:
+                    await ws.send(json.dumps(ev.to_dict()))
+
+        sender = asyncio.create_task(pump_out())
+        try:
+            async for message in ws:
+                if isinstance(message, bytes):
+                    try:
+                        await session.send_audio(message)
+                    except AssistantError as err:
+                        await ws.send(json.dumps({"type": "error", "turn_id": 0, "message": str(err), "code": "bad_audio"}))
+                    continue
+                await self._on_text(ws, session, message)
+        except ConnectionClosed:
+            pass
+        finally:
+            await session.close()
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+                await sender
+
+    async def _on_text(self, ws: ServerConnection, session: object, message: str) -> None:
+        from .session import Session
+
+        assert isinstance(session, Session)
+        try:
+            event = json.loads(message)
+            kind = event["type"] if isinstance(event, dict) else None
+        except (ValueError, KeyError):
+            kind = None
+        if kind == "input_audio_buffer.end":
+            await session.end_audio()
+        else:
+            await ws.send(
+                json.dumps({"type": "error", "turn_id": 0, "code": "bad_event", "message": f"unsupported event: {message[:80]}"})
+            )
+
+
+async def serve(host: str = "127.0.0.1", port: int = 8765, assistant: Assistant | None = None) -> int:
+    """Load the models, then serve until cancelled."""
+    bot = assistant or Assistant()
+    print("loading models ...", flush=True)
+    bot.load()
+    server = Server(bot)
+    async with ws_serve(server.handle, host, port, process_request=server.process_request, max_size=1 << 20):
+        print(f"assistant listening on http://{host}:{port}/ (WebSocket at ws://{host}:{port}{WS_PATH})", flush=True)
+        await asyncio.Future()
+    return 0
