@@ -106,6 +106,8 @@ async def _respond(input_path: str, output_path: str) -> int:
     from .events import ErrorEvent, ReplyAudio, ReplyDone, SessionCreated, TranscriptFinal
 
     audio = load_audio(input_path)
+    if not Path(output_path).expanduser().resolve().parent.is_dir():
+        raise AssistantError(f"output folder does not exist: {Path(output_path).parent}")
     bot = Assistant()
     t0 = time.perf_counter()
     bot.load()

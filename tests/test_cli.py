@@ -1,0 +1,90 @@
+"""The command line, end to end through the real models, and its input errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from assistant import Assistant, load_audio
+from assistant.audio import rms_dbfs
+from assistant.textnorm import normalise_for_wer
+from assistant.vad import Endpointer, FrameVAD, Utterance
+from conftest import ROOT, SAMPLES, sample_transcripts
+
+
+def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "assistant", *args], capture_output=True, text=True, cwd=ROOT,
+        env=os.environ.copy(), timeout=timeout,
+    )
+
+
+def test_respond_writes_a_spoken_reply_and_prints_timings(assistant: Assistant, tmp_path: Path) -> None:
+    name = "turn_on_the_living_room_lamp.wav"
+    out = tmp_path / "reply.wav"
+    res = run_cli("respond", str(SAMPLES / name), str(out))
+    assert res.returncode == 0, res.stderr
+    said = next(line for line in res.stdout.splitlines() if line.startswith("you said:"))
+    assert normalise_for_wer(said.split(":", 1)[1]) == normalise_for_wer(sample_transcripts()[name])
+    assert "assistant:" in res.stdout and "response_ms=" in res.stdout and "asr_ms=" in res.stdout
+
+    info = sf.info(out)
+    assert info.samplerate == 22050 and info.channels == 1 and info.duration > 0.5
+    reply = load_audio(out)  # 16 kHz for the checks below
+    assert rms_dbfs(reply) > -35  # not silent
+    # It is speech: the VAD finds an utterance and Whisper hears words in it.
+    ep = Endpointer(FrameVAD(assistant.silero_path, assistant.config.vad), assistant.config.vad)
+    assert any(isinstance(e, Utterance) for e in ep.feed(reply) + ep.flush())
+    assert len(assistant.recognizer.transcribe(reply).text.split()) >= 2
+
+
+def test_transcribe_and_say(tmp_path: Path) -> None:
+    res = run_cli("transcribe", str(SAMPLES / "go_forward_ten_meters.wav"))
+    assert res.returncode == 0, res.stderr
+    assert normalise_for_wer(res.stdout) == "go forward ten meters"
+    out = tmp_path / "hello.wav"
+    res = run_cli("say", "Hello there, how are you?", str(out))
+    assert res.returncode == 0, res.stderr
+    assert "first audio after" in res.stdout
+    assert sf.info(out).samplerate == 22050
+
+
+def test_stereo_44k_input_is_converted(tmp_path: Path) -> None:
+    import soxr
+
+    mono = load_audio(SAMPLES / "go_forward_ten_meters.wav")
+    up = soxr.resample(mono, 16000, 44100)
+    path = tmp_path / "stereo44k.wav"
+    sf.write(path, np.stack([up, up], axis=1), 44100)
+    res = run_cli("transcribe", str(path))
+    assert res.returncode == 0, res.stderr
+    assert normalise_for_wer(res.stdout) == "go forward ten meters"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["respond", "no/such/file.wav", "/tmp/x.wav"], "audio file not found"),
+        (["transcribe", "pyproject.toml"], "not a readable audio file"),
+        (["respond", str(SAMPLES / "go_forward_ten_meters.wav"), "/no/such/dir/out.wav"], "output folder does not exist"),
+        (["say", "   ", "/tmp/x.wav"], "nothing to say"),
+    ],
+)
+def test_input_errors_are_one_clear_line(args: list[str], message: str) -> None:
+    res = run_cli(*args)
+    assert res.returncode == 2
+    assert message in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_respond_on_silence_says_no_speech(tmp_path: Path) -> None:
+    path = tmp_path / "silence.wav"
+    sf.write(path, np.zeros(32000, dtype=np.float32), 16000)
+    res = run_cli("respond", str(path), str(tmp_path / "out.wav"))
+    assert res.returncode == 2 and "no speech" in res.stderr and "Traceback" not in res.stderr

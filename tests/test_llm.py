@@ -1,0 +1,33 @@
+"""The local LLM through the responder: streamed, bounded, cancellable."""
+
+from __future__ import annotations
+
+import threading
+
+from assistant import Assistant
+from assistant.respond import SYSTEM_PROMPT, History
+
+
+def test_reply_streams_in_pieces_and_mentions_paris(assistant: Assistant) -> None:
+    pieces = list(assistant.responder.stream("What is the capital of France?", History(), threading.Event()))
+    assert len(pieces) > 2
+    assert "paris" in "".join(pieces).lower()
+
+
+def test_cancel_stops_generation(assistant: Assistant) -> None:
+    cancel = threading.Event()
+    pieces = []
+    for p in assistant.responder.stream("Tell me a long story about a dragon.", History(), cancel):
+        pieces.append(p)
+        if len(pieces) == 2:
+            cancel.set()
+    assert len(pieces) == 2
+
+
+def test_prompt_keeps_fixed_system_prompt_and_bounded_history(assistant: Assistant) -> None:
+    h = History(max_turns=2)
+    for i in range(5):
+        h.add(f"question {i}", f"answer {i}")
+    msgs = assistant.responder.prompt("next", h)
+    assert msgs[0].content == SYSTEM_PROMPT
+    assert [m.content for m in msgs[1:]] == ["question 3", "answer 3", "question 4", "answer 4", "next"]
