@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -69,9 +71,41 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 
     audio = load_audio(args.input)
     bot = Assistant()
+    if args.stream:
+        return asyncio.run(_transcribe_stream(bot, audio, realtime=not args.fast))
     t = bot.recognizer.transcribe(audio)
     print(t.text)
     print(f"[{t.audio_s:.2f} s of audio, decoded in {t.compute_ms:.0f} ms]", file=sys.stderr)
+    return 0
+
+
+async def _transcribe_stream(bot: Any, audio: np.ndarray, realtime: bool) -> int:
+    from .bench import listen_to
+    from .events import SpeechStarted, SpeechStopped, TranscriptFinal, TranscriptPartial
+    from .pacing import silence
+
+    bot.recognizer, bot.silero_path  # load before the clock starts
+
+    def show(t: float, ev: Any, listener: Any) -> None:
+        if isinstance(ev, SpeechStarted):
+            print(f"[{t:6.2f} s] speech started at {ev.audio_ms / 1000:.2f} s of audio")
+        elif isinstance(ev, TranscriptPartial):
+            print(f"[{t:6.2f} s] partial  {ev.stable} | {ev.unstable}")
+        elif isinstance(ev, SpeechStopped):
+            print(f"[{t:6.2f} s] endpoint (speech ended at {ev.audio_ms / 1000:.2f} s of audio)")
+        elif isinstance(ev, TranscriptFinal):
+            clock = listener.clocks[ev.turn_id]
+            ms = clock.span_ms("endpoint", "asr_done")
+            spec = " (speculative decode reused)" if clock.info.get("speculative_final") else ""
+            print(f"[{t:6.2f} s] final, ready {ms:.0f} ms after the endpoint{spec}:")
+            for h in ev.nbest or ():
+                print(f"            {h.posterior:6.3f}  {h.text}")
+            if not ev.nbest:
+                print("            (no speech)")
+
+    res = await listen_to(bot, np.concatenate([audio, silence(0.6)]), realtime=realtime, printer=show)
+    if not res.finals:
+        raise AssistantError("no speech recognised")
     return 0
 
 
@@ -153,6 +187,12 @@ def cmd_respond(args: argparse.Namespace) -> int:
     return asyncio.run(_respond(args.input, args.output))
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import run
+
+    return run(args)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from .server import serve
 
@@ -170,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("transcribe", help="speech to text for one audio file")
     p.add_argument("input", help="audio file (wav, flac, ogg; any rate or channel count)")
+    p.add_argument("--stream", action="store_true", help="feed the file as a live stream; print partials and the n-best final")
+    p.add_argument("--fast", action="store_true", help="with --stream: as fast as possible instead of real-time pace")
     p.set_defaults(func=cmd_transcribe)
 
     p = sub.add_parser("say", help="text to speech into a wav file")
@@ -181,6 +223,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="audio file with the spoken request")
     p.add_argument("output", help="wav file for the spoken reply")
     p.set_defaults(func=cmd_respond)
+
+    p = sub.add_parser("bench", help="benchmarks; each prints one JSON object as its last line with --json")
+    bench = p.add_subparsers(dest="what", required=True)
+    b = bench.add_parser("asr", help="streaming recognition: WER, final latency, partial cadence, RTF")
+    b.add_argument("--manifest", required=True, help="TSV with 'file' (relative to it) and 'transcript' columns")
+    b.add_argument("--fast", action="store_true", help="feed as fast as possible (latencies are then not live)")
+    b.add_argument("--limit", type=int, default=None, help="only the first N files")
+    b.add_argument("--json", action="store_true", help="end with one JSON line")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("serve", help="WebSocket server and browser page")
     p.add_argument("--host", default="127.0.0.1")
@@ -205,6 +256,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -30,7 +30,8 @@ class VADConfig:
     """Voice activity detection and endpointing."""
 
     webrtc_mode: int = 2
-    """webrtcvad aggressiveness, 0 (lenient) .. 3 (strict)."""
+    """webrtcvad aggressiveness, 0 (lenient) .. 3 (strict). It gates the start of speech;
+    once speech runs, Silero alone (with hysteresis) decides when it stops."""
     speech_threshold: float = 0.5
     """Silero probability above which a frame starts speech."""
     continue_threshold: float = 0.35
@@ -39,14 +40,16 @@ class VADConfig:
     """Speech must last this long before the utterance counts as started."""
     silence_ms: int = 300
     """Silence after speech that ends the utterance (the endpoint)."""
-    min_speech_ms: int = 200
+    min_speech_ms: int = 150
     """Shorter utterances are treated as noise and dropped."""
     max_utterance_s: float = 15.0
     """An utterance is cut here even if the person keeps talking."""
     preroll_ms: int = 300
     """Audio kept from before the detected start, so the first syllable is never cut."""
-    tail_ms: int = 150
-    """Silence kept after the last speech frame (Whisper likes a little context)."""
+    tail_ms: int = 160
+    """Silence kept after the last speech frame (Whisper likes a little context).
+    Once a pause reaches this length the final decode starts speculatively; the
+    endpoint (``silence_ms``) then either keeps it or, if speech resumed, drops it."""
 
 
 @dataclass
@@ -57,6 +60,12 @@ class ASRConfig:
     """CTranslate2 Whisper directory; None uses the embedded tiny.en."""
     compute_type: str = "int8"
     beam_size: int = 5
+    nbest: int = 5
+    """Hypotheses in the final result."""
+    posterior_temperature: float = 0.5
+    """Softmax temperature turning beam scores (mean log-probability per token) into posteriors."""
+    partial_interval_ms: int = 400
+    """While the person speaks, re-decode the growing utterance this often (audio time)."""
     cpu_threads: int = 2
     language: str = "en"
 

@@ -59,6 +59,20 @@ class Hypothesis:
 
 
 @dataclass(frozen=True)
+class TranscriptPartial(Event):
+    """Live transcript while the person speaks: ``stable`` words will not change, ``unstable`` may."""
+
+    type: ClassVar[str] = "conversation.item.input_audio_transcription.partial"
+    stable: str
+    unstable: str
+    audio_ms: int
+
+    @property
+    def text(self) -> str:
+        return f"{self.stable} {self.unstable}".strip()
+
+
+@dataclass(frozen=True)
 class TranscriptFinal(Event):
     """Final transcript of an utterance: the best text and the n-best list."""
 

@@ -2,9 +2,9 @@
 
 ::
 
-    audio --> listen --> recognise --> understand --> respond --> speak --> events
-              (VAD +      (Whisper)     (n-best ->     (LLM,       (Piper,
-               endpoint)                 request)       chunked)    frames)
+    audio --> [listen --> recognise] --> understand --> respond --> speak --> events
+               Listener (listener.py)        (n-best ->     (LLM,       (Piper,
+               VAD, partials, n-best final    request)       chunked)    frames)
 
 Each arrow is an ``asyncio.Queue`` read by one long-lived task. Every item that
 crosses a queue carries its turn id, so a turn's timings and leftovers can be
@@ -16,10 +16,9 @@ done.
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 import numpy as np
@@ -34,15 +33,14 @@ from .events import (
     ReplyDone,
     ReplyTextDelta,
     SessionCreated,
-    SpeechStarted,
-    SpeechStopped,
     TranscriptFinal,
     Understood,
 )
 from .respond import History
 from .threads import iterate_in_thread
 from .understand import Understanding, understand
-from .vad import Dropped, Endpointer, FrameVAD, SpeechStart, Utterance
+from .listener import Listener
+from .metrics import TurnClocks
 
 if TYPE_CHECKING:
     from .api import Assistant
@@ -67,34 +65,6 @@ class SpeechChunk:
     reply: str = ""
 
 
-@dataclass
-class TurnClock:
-    """Wall-clock marks (``time.perf_counter`` seconds) for one turn's metrics."""
-
-    marks: dict[str, float] = field(default_factory=dict)
-
-    def mark(self, name: str) -> None:
-        self.marks.setdefault(name, time.perf_counter())
-
-    def metrics(self) -> dict[str, float]:
-        """Per-stage durations in ms, each measured from the mark it depends on."""
-        m = self.marks
-
-        def span(a: str, b: str) -> float | None:
-            return round((m[b] - m[a]) * 1000, 1) if a in m and b in m else None
-
-        out = {
-            "asr_ms": span("endpoint", "asr_done"),
-            "understand_ms": span("asr_done", "understood"),
-            "llm_first_token_ms": span("understood", "first_token"),
-            "first_text_ms": span("understood", "first_chunk"),
-            "tts_first_audio_ms": span("first_chunk", "first_audio"),
-            "response_ms": span("endpoint", "first_audio"),
-            "reply_total_ms": span("endpoint", "done"),
-        }
-        return {k: v for k, v in out.items() if v is not None}
-
-
 _Q = asyncio.Queue
 
 
@@ -112,14 +82,13 @@ class Session:
         self.config = config or assistant.config
         self.id = uuid.uuid4().hex[:12]
         self.history = History()
-        self._endpointer = Endpointer(FrameVAD(assistant.silero_path, self.config.vad), self.config.vad)
-        self._audio_q: _Q[np.ndarray | None] = asyncio.Queue()
-        self._utt_q: _Q[Item[Utterance] | None] = asyncio.Queue()
-        self._req_q: _Q[Item[Understanding] | None] = asyncio.Queue()
+        self.clocks = TurnClocks()
+        self.listener = Listener(
+            assistant.recognizer, assistant.silero_path, self.config, self._new_turn, self.clocks
+        )
         self._reply_q: _Q[Item[Understanding] | None] = asyncio.Queue()
         self._speech_q: _Q[Item[SpeechChunk] | None] = asyncio.Queue()
         self._out_q: _Q[Event | None] = asyncio.Queue()
-        self._clocks: dict[int, TurnClock] = {}
         self._turn = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
@@ -131,8 +100,10 @@ class Session:
         """Start the stage tasks and announce the session."""
         if self._tasks:
             return
-        stages = (self._listen, self._recognise, self._understand, self._respond, self._speak)
-        self._tasks = [asyncio.create_task(stage(), name=f"{self.id}:{stage.__name__}") for stage in stages]
+        stages = (self._understand, self._respond, self._speak)
+        self._tasks = self.listener.tasks(self.id) + [
+            asyncio.create_task(stage(), name=f"{self.id}:{stage.__name__}") for stage in stages
+        ]
         await self._emit(
             SessionCreated(
                 turn_id=0,
@@ -166,13 +137,13 @@ class Session:
         if self._closed or self._input_ended:
             raise RuntimeError("session input is closed")
         samples = pcm16_to_float(audio) if isinstance(audio, (bytes, bytearray, memoryview)) else audio
-        await self._audio_q.put(np.asarray(samples, dtype=np.float32))
+        await self.listener.feed(np.asarray(samples, dtype=np.float32))
 
     async def end_audio(self) -> None:
         """No more input: finish the utterance in progress and let its reply complete."""
         if not self._input_ended:
             self._input_ended = True
-            await self._audio_q.put(None)
+            await self.listener.feed(None)
 
     async def events(self) -> AsyncIterator[Event]:
         """Events in order until the session ends (after :meth:`end_audio` drains, or :meth:`close`)."""
@@ -185,61 +156,32 @@ class Session:
     async def _emit(self, event: Event) -> None:
         await self._out_q.put(event)
 
-    def _clock(self, turn_id: int) -> TurnClock:
-        return self._clocks.setdefault(turn_id, TurnClock())
+    def _new_turn(self) -> int:
+        self._turn += 1
+        return self._turn
 
     # -- stages -------------------------------------------------------------------
 
-    async def _listen(self) -> None:
-        while True:
-            chunk = await self._audio_q.get()
-            found = self._endpointer.feed(chunk) if chunk is not None else self._endpointer.flush()
-            for ev in found:
-                if isinstance(ev, SpeechStart):
-                    self._turn += 1
-                    await self._emit(SpeechStarted(self._turn, ev.start_ms))
-                    continue
-                await self._emit(SpeechStopped(self._turn, ev.end_ms))
-                if isinstance(ev, Utterance):
-                    self._clock(self._turn).mark("endpoint")
-                    await self._utt_q.put(Item(self._turn, ev))
-                elif isinstance(ev, Dropped):
-                    self._clocks.pop(self._turn, None)
-            if chunk is None:
-                await self._utt_q.put(None)
-                return
-
-    async def _recognise(self) -> None:
-        recognizer = self.assistant.recognizer
-        while (item := await self._utt_q.get()) is not None:
-            try:
-                transcript = await asyncio.to_thread(recognizer.transcribe, item.payload.audio)
-            except Exception as err:  # one turn fails, the session lives on
-                await self._emit(ErrorEvent(item.turn_id, f"speech recognition failed: {err}", "asr_error"))
-                continue
-            self._clock(item.turn_id).mark("asr_done")
-            await self._emit(TranscriptFinal(item.turn_id, transcript.text, transcript.nbest))
-            if transcript.empty:
-                self._clocks.pop(item.turn_id, None)
-                continue
-            await self._req_q.put(Item(item.turn_id, understand(transcript.nbest)))
-        await self._req_q.put(None)
-
     async def _understand(self) -> None:
-        # Cheap and synchronous for now; the stage exists so the intent
-        # classifier slots in without reshaping the pipeline.
-        while (item := await self._req_q.get()) is not None:
-            u = item.payload
-            self._clock(item.turn_id).mark("understood")
-            await self._emit(Understood(item.turn_id, u.text, u.intent, u.confidence))
-            await self._reply_q.put(item)
+        # Forwards the listener's events and turns each non-empty final into a request.
+        while (event := await self.listener.events.get()) is not None:
+            await self._emit(event)
+            if not isinstance(event, TranscriptFinal):
+                continue
+            if not event.nbest:
+                self.clocks.pop(event.turn_id)
+                continue
+            u = understand(event.nbest)
+            self.clocks[event.turn_id].mark("understood")
+            await self._emit(Understood(event.turn_id, u.text, u.intent, u.confidence))
+            await self._reply_q.put(Item(event.turn_id, u))
         await self._reply_q.put(None)
 
     async def _respond(self) -> None:
         responder = self.assistant.responder
         while (item := await self._reply_q.get()) is not None:
             turn, request = item.turn_id, item.payload.text
-            clock = self._clock(turn)
+            clock = self.clocks[turn]
             chunker = Chunker()
             reply = ""
             try:
@@ -265,7 +207,7 @@ class Session:
         rate = synth.sample_rate
         while (item := await self._speech_q.get()) is not None:
             turn, chunk = item.turn_id, item.payload
-            clock = self._clock(turn)
+            clock = self.clocks[turn]
             if chunk.text:
                 try:
                     async for frame in iterate_in_thread(lambda c: synth.stream(chunk.text, c)):
@@ -276,5 +218,5 @@ class Session:
             if chunk.last:
                 clock.mark("done")
                 await self._emit(ReplyDone(turn, chunk.reply, clock.metrics()))
-                self._clocks.pop(turn, None)
+                self.clocks.pop(turn)
         await self._out_q.put(None)

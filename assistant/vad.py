@@ -1,8 +1,9 @@
 """Voice activity detection and endpointing.
 
 Two detectors, cheapest first: webrtcvad gates every frame, and the Silero VAD
-(ONNX, run with onnxruntime) confirms. A frame is speech only when both agree,
-which keeps webrtcvad's false alarms on noise and Silero's on clicks out.
+(ONNX, run with onnxruntime) confirms. Speech starts only when both agree, which
+keeps webrtcvad's false alarms on noise and Silero's on clicks out; once it runs,
+Silero alone (with a lower threshold) decides when it stops.
 The :class:`Endpointer` turns per-frame decisions into utterances with pre-roll,
 a minimum length, a silence endpoint and a maximum length.
 """
@@ -106,6 +107,15 @@ class Dropped:
 
 
 @dataclass(frozen=True)
+class Pause:
+    """Speech paused for ``tail_ms``: ``audio`` is exactly what the utterance will hold
+    if the endpoint follows without more speech, so a final decode can start now."""
+
+    start_ms: int
+    audio: np.ndarray
+
+
+@dataclass(frozen=True)
 class SpeechStart:
     """Speech began at ``start_ms`` (the first speech frame, before pre-roll)."""
 
@@ -132,18 +142,30 @@ class Endpointer:
         self._start_frame = 0
         self._last_speech_frame = 0
         self._frame_index = 0
+        self._tail_frames = max(1, config.tail_ms // FRAME_MS)
 
     @property
     def in_speech(self) -> bool:
         return self._in_speech
 
-    def _is_speech(self, d: FrameDecision) -> bool:
-        threshold = self.config.continue_threshold if self._in_speech else self.config.speech_threshold
-        return d.webrtc and d.prob >= threshold
+    @property
+    def in_pause(self) -> bool:
+        """Inside an utterance, but the last frame was not speech."""
+        return self._in_speech and self._silence > 0
 
-    def feed(self, audio: np.ndarray) -> list[SpeechStart | Utterance | Dropped]:
+    def current_audio(self) -> np.ndarray:
+        """Audio of the utterance in progress (pre-roll included); empty outside speech."""
+        return np.concatenate(self._frames) if self._in_speech and self._frames else np.zeros(0, np.float32)
+
+    def _is_speech(self, d: FrameDecision) -> bool:
+        if self._in_speech:
+            # webrtcvad misses soft word endings that Silero still hears.
+            return d.prob >= self.config.continue_threshold
+        return d.webrtc and d.prob >= self.config.speech_threshold
+
+    def feed(self, audio: np.ndarray) -> list[SpeechStart | Pause | Utterance | Dropped]:
         """Process a chunk of audio; return the events it completed, in order."""
-        out: list[SpeechStart | Utterance | Dropped] = []
+        out: list[SpeechStart | Pause | Utterance | Dropped] = []
         buf = np.concatenate([self._pending, audio.astype(np.float32, copy=False)])
         n = len(buf) // FRAME_SAMPLES
         for i in range(n):
@@ -158,12 +180,12 @@ class Endpointer:
         """End of stream: close an utterance in progress."""
         return [self._finish(forced=False)] if self._in_speech else []
 
-    def _step(self, frame: np.ndarray) -> list[SpeechStart | Utterance | Dropped]:
+    def _step(self, frame: np.ndarray) -> list[SpeechStart | Pause | Utterance | Dropped]:
         cfg = self.config
         idx = self._frame_index
         self._frame_index += 1
         speech = self._is_speech(self.vad(frame))
-        events: list[SpeechStart | Utterance | Dropped] = []
+        events: list[SpeechStart | Pause | Utterance | Dropped] = []
         if not self._in_speech:
             self._preroll.append(frame)
             self._run = self._run + 1 if speech else 0
@@ -184,6 +206,8 @@ class Endpointer:
             self._last_speech_frame = idx
         else:
             self._silence += 1
+            if self._silence == self._tail_frames and self._speech_frames * FRAME_MS >= self.config.min_speech_ms:
+                events.append(Pause(self._start_frame * FRAME_MS, np.concatenate(self._frames)))
         length_ms = (idx - self._start_frame + 1) * FRAME_MS
         if self._silence * FRAME_MS >= cfg.silence_ms:
             events.append(self._finish(forced=False))
@@ -198,8 +222,7 @@ class Endpointer:
         frames = self._frames
         self._frames = []
         # Keep a short tail after the last speech frame; drop the rest of the silence.
-        tail_frames = max(0, cfg.tail_ms // FRAME_MS)
-        keep = len(frames) - max(0, self._silence - tail_frames)
+        keep = len(frames) - max(0, self._silence - self._tail_frames)
         frames = frames[:keep]
         self._silence = 0
         end_ms = (self._last_speech_frame + 1) * FRAME_MS

@@ -32,7 +32,7 @@ def test_respond_writes_a_spoken_reply_and_prints_timings(assistant: Assistant, 
     assert res.returncode == 0, res.stderr
     said = next(line for line in res.stdout.splitlines() if line.startswith("you said:"))
     assert normalise_for_wer(said.split(":", 1)[1]) == normalise_for_wer(sample_transcripts()[name])
-    assert "assistant:" in res.stdout and "response_ms=" in res.stdout and "asr_ms=" in res.stdout
+    assert "assistant:" in res.stdout and "response_ms=" in res.stdout and "asr_final_ms=" in res.stdout
 
     info = sf.info(out)
     assert info.samplerate == 22050 and info.channels == 1 and info.duration > 0.5
@@ -88,3 +88,25 @@ def test_respond_on_silence_says_no_speech(tmp_path: Path) -> None:
     sf.write(path, np.zeros(32000, dtype=np.float32), 16000)
     res = run_cli("respond", str(path), str(tmp_path / "out.wav"))
     assert res.returncode == 2 and "no speech" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_transcribe_stream_prints_partials_and_nbest_final() -> None:
+    res = run_cli("transcribe", "--stream", "--fast", str(ROOT / "tests/data/jfk_ask_not.wav"))
+    assert res.returncode == 0, res.stderr
+    assert "partial" in res.stdout and "final, ready" in res.stdout
+    assert "fellow americans" in res.stdout.lower()
+
+
+def test_bench_asr_json_last_line(tmp_path: Path) -> None:
+    import json
+
+    res = run_cli("bench", "asr", "--manifest", str(ROOT / "tests/data/manifest.tsv"), "--fast", "--json")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert {"files", "wer", "wer_offline", "final_latency_ms_p50", "final_latency_ms_p95",
+            "partial_interval_ms_p50", "rtf"} <= set(out)
+    assert out["files"] == 3 and out["wer"] <= 0.2
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("path\ttext\nx.wav\thello\n")
+    res = run_cli("bench", "asr", "--manifest", str(bad))
+    assert res.returncode == 2 and "'file' and 'transcript'" in res.stderr

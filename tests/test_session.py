@@ -44,7 +44,7 @@ def test_one_turn_event_order_and_turn_ids(assistant: Assistant) -> None:
     transcript = next(e for e in events if isinstance(e, TranscriptFinal))
     assert normalise_for_wer(transcript.transcript) == "turn on the living room lamp"
     done = next(e for e in events if isinstance(e, ReplyDone))
-    assert done.text and {"asr_ms", "first_text_ms", "tts_first_audio_ms", "response_ms"} <= set(done.metrics)
+    assert done.text and {"asr_final_ms", "first_text_ms", "tts_first_audio_ms", "response_ms"} <= set(done.metrics)
 
 
 def test_two_requests_make_two_turns_with_memory(assistant: Assistant) -> None:

@@ -1,0 +1,188 @@
+"""The listening path: audio in, speech and transcript events out.
+
+Two tasks joined by a queue:
+
+- **listen**: runs the endpointer on incoming audio; opens a turn at speech start;
+  asks for a partial decode every ``partial_interval_ms`` of speech; passes on the
+  ``Pause`` (start the final speculatively) and the endpoint.
+- **recognise**: runs the decodes in worker threads. It reads everything queued at
+  once and skips partial requests that a newer request of the same turn makes
+  stale, so a slow decode never builds a backlog. A final reuses the speculative
+  decode started at the pause when the audio is the same, so at the endpoint the
+  n-best list is usually ready or nearly so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .asr import LocalAgreement, Recognizer, Transcript
+from .config import INPUT_SAMPLE_RATE, Config
+from .events import Event, SpeechStarted, SpeechStopped, TranscriptFinal, TranscriptPartial
+from .metrics import TurnClocks
+from .vad import Dropped, Endpointer, FrameVAD, Pause, SpeechStart, Utterance
+
+
+@dataclass(frozen=True)
+class PartialRequest:
+    """Decode the utterance so far for a live partial."""
+
+    turn_id: int
+    audio: np.ndarray
+    audio_ms: int
+
+
+@dataclass(frozen=True)
+class _Job:
+    turn_id: int
+    what: PartialRequest | Pause | Utterance | Dropped
+
+
+class Listener:
+    """Turns a stream of 16 kHz audio into speech and transcript events.
+
+    Feed audio with :meth:`feed` (``None`` ends the stream) and read events from
+    :attr:`events`, which ends with ``None`` once the last final is out.
+    ``next_turn`` hands out turn ids: the session owns the numbering.
+    """
+
+    def __init__(
+        self,
+        recognizer: Recognizer,
+        silero_path: Path,
+        config: Config,
+        next_turn: Callable[[], int] | None = None,
+        clocks: TurnClocks | None = None,
+    ) -> None:
+        self.recognizer = recognizer
+        self.config = config
+        self._next_turn = next_turn or itertools.count(1).__next__
+        self.clocks = clocks or TurnClocks()
+        self.endpointer = Endpointer(FrameVAD(silero_path, config.vad), config.vad)
+        self.events: asyncio.Queue[Event | None] = asyncio.Queue()
+        self._audio_q: asyncio.Queue[np.ndarray | None] = asyncio.Queue()
+        self._jobs: asyncio.Queue[_Job | None] = asyncio.Queue()
+        self._turn = 0
+        self._position = 0  # samples consumed
+        self._last_partial = 0
+        self._waiting = False  # the recognise task is idle, waiting for a job
+        self.decode_seconds = 0.0  # compute spent decoding (for the real-time factor)
+        self.vad_seconds = 0.0
+
+    async def feed(self, audio: np.ndarray | None) -> None:
+        """Queue audio (float32, 16 kHz mono); ``None`` ends the stream."""
+        await self._audio_q.put(audio)
+
+    def tasks(self, prefix: str) -> list[asyncio.Task[None]]:
+        """Create the two stage tasks; the caller owns (and cancels) them."""
+        return [
+            asyncio.create_task(self._listen(), name=f"{prefix}:listen"),
+            asyncio.create_task(self._recognise(), name=f"{prefix}:recognise"),
+        ]
+
+    async def settled(self) -> None:
+        """Wait until every queued chunk and decode request has been handled.
+
+        Feeding a file "as fast as possible" waits on this after each chunk, so the
+        stream is processed on a simulated clock (audio time advances only once the
+        work for it is done) rather than racing the VAD ahead of every decode.
+        """
+        while not (self._audio_q.empty() and self._jobs.empty() and self._waiting):
+            await asyncio.sleep(0.001)
+
+    async def _send(self, event: Event) -> None:
+        await self.events.put(event)
+
+    # -- listen -------------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        ep = self.endpointer
+        interval = self.config.asr.partial_interval_ms * INPUT_SAMPLE_RATE // 1000
+        while True:
+            chunk = await self._audio_q.get()
+            t0 = time.perf_counter()
+            found = ep.feed(chunk) if chunk is not None else ep.flush()
+            self.vad_seconds += time.perf_counter() - t0
+            if chunk is not None:
+                self._position += len(chunk)
+            for ev in found:
+                if isinstance(ev, SpeechStart):
+                    self._turn = self._next_turn()
+                    self._last_partial = self._position
+                    await self._send(SpeechStarted(self._turn, ev.start_ms))
+                elif isinstance(ev, Pause):
+                    await self._jobs.put(_Job(self._turn, ev))
+                else:
+                    self.clocks[self._turn].mark("endpoint")
+                    await self._send(SpeechStopped(self._turn, ev.end_ms))
+                    await self._jobs.put(_Job(self._turn, ev))
+            if ep.in_speech and not ep.in_pause and self._position - self._last_partial >= interval:
+                self._last_partial = self._position
+                ms = self._position * 1000 // INPUT_SAMPLE_RATE
+                await self._jobs.put(_Job(self._turn, PartialRequest(self._turn, ep.current_audio(), ms)))
+            if chunk is None:
+                await self._jobs.put(None)
+                return
+
+    # -- recognise ----------------------------------------------------------------
+
+    async def _timed(self, fn: Callable[[np.ndarray], object], audio: np.ndarray) -> object:
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        try:
+            return await asyncio.to_thread(fn, audio)
+        finally:
+            self.decode_seconds += loop.time() - t0
+
+    async def _recognise(self) -> None:
+        agreements: dict[int, LocalAgreement] = {}
+        speculative: dict[tuple[int, int], asyncio.Task[object]] = {}
+        while True:
+            self._waiting = True
+            first = await self._jobs.get()
+            self._waiting = False
+            batch = [first]
+            while not self._jobs.empty():
+                batch.append(self._jobs.get_nowait())
+            for i, job in enumerate(batch):
+                if job is None:
+                    for task in speculative.values():
+                        task.cancel()
+                    await self.events.put(None)
+                    return
+                what = job.what
+                if isinstance(what, PartialRequest):
+                    if any(j is not None and j.turn_id == job.turn_id for j in batch[i + 1 :]):
+                        continue  # stale: a newer request for this turn is queued
+                    text = await self._timed(self.recognizer.partial, what.audio)
+                    assert isinstance(text, str)
+                    if text:
+                        stable, unstable = agreements.setdefault(job.turn_id, LocalAgreement()).update(text)
+                        await self._send(TranscriptPartial(job.turn_id, stable, unstable, what.audio_ms))
+                elif isinstance(what, Pause):
+                    key = (job.turn_id, len(what.audio))
+                    speculative[key] = asyncio.create_task(self._timed(self.recognizer.final, what.audio))  # type: ignore[arg-type]
+                elif isinstance(what, Utterance):
+                    task = speculative.pop((job.turn_id, len(what.audio)), None)
+                    result = await (task if task is not None else self._timed(self.recognizer.final, what.audio))  # type: ignore[arg-type]
+                    assert isinstance(result, Transcript)
+                    self._drop_turn(job.turn_id, speculative, agreements)
+                    clock = self.clocks[job.turn_id]
+                    clock.mark("asr_done")
+                    clock.info["speculative_final"] = float(task is not None)
+                    await self._send(TranscriptFinal(job.turn_id, result.text, result.nbest))
+                else:  # Dropped: a noise, not a request
+                    self._drop_turn(job.turn_id, speculative, agreements)
+
+    @staticmethod
+    def _drop_turn(turn: int, speculative: dict[tuple[int, int], asyncio.Task[object]], agreements: dict[int, LocalAgreement]) -> None:
+        agreements.pop(turn, None)
+        for key in [k for k in speculative if k[0] == turn]:
+            speculative.pop(key).cancel()

@@ -1,0 +1,91 @@
+"""Streaming listening on real speech: partials, LocalAgreement, n-best finals, no words on noise."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant import Assistant, load_audio
+from assistant.asr import LocalAgreement, posteriors
+from assistant.bench import listen_to
+from assistant.events import TranscriptFinal, TranscriptPartial
+from assistant.pacing import silence
+from assistant.textnorm import normalise_for_wer, word_error_rate
+from conftest import SAMPLES
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def test_local_agreement_commits_words_two_decodes_agree_on() -> None:
+    la = LocalAgreement()
+    assert la.update("turn on the lift") == ("", "turn on the lift")
+    assert la.update("Turn on the living room") == ("Turn on the", "living room")
+    # Stable words never change, even if a later decode disagrees.
+    assert la.update("Turn off the living room lamp")[0] == "Turn on the"
+    assert la.update("Turn on the living room lamp.") == ("Turn on the", "living room lamp.")
+    assert la.update("Turn on the living room lamp") == ("Turn on the living room lamp", "")
+
+
+def test_posteriors_sum_to_one_and_keep_order() -> None:
+    p = posteriors([-0.5, -1.0, -3.0], temperature=0.5)
+    assert abs(sum(p) - 1) < 1e-9 and p[0] > p[1] > p[2]
+
+
+def test_nbest_final_is_distinct_sorted_and_normalised(assistant: Assistant) -> None:
+    t = assistant.recognizer.final(load_audio(DATA / "jfk_ask_not.wav"))
+    assert 1 <= len(t.nbest) <= 5
+    assert abs(sum(h.posterior for h in t.nbest) - 1) < 1e-3
+    assert [h.posterior for h in t.nbest] == sorted((h.posterior for h in t.nbest), reverse=True)
+    keys = [normalise_for_wer(h.text) for h in t.nbest]
+    assert len(set(keys)) == len(keys)
+    assert t.text == t.nbest[0].text
+    assert word_error_rate(["and so my fellow americans ask not what your country can do for you "
+                            "ask what you can do for your country"], [t.text]) < 0.15
+
+
+def test_stream_gives_growing_partials_and_a_speculative_final(assistant: Assistant) -> None:
+    audio = np.concatenate([silence(0.3), load_audio(SAMPLES / "turn_on_the_living_room_lamp.wav"), silence(1.0)])
+    partials: list[TranscriptPartial] = []
+    finals: list[TranscriptFinal] = []
+
+    def collect(_t: float, ev: object, _listener: object) -> None:
+        if isinstance(ev, TranscriptPartial):
+            partials.append(ev)
+        elif isinstance(ev, TranscriptFinal):
+            finals.append(ev)
+
+    res = asyncio.run(listen_to(assistant, audio, realtime=True, printer=collect))
+    assert len(partials) >= 2
+    stables = [p.stable.split() for p in partials]
+    for a, b in zip(stables, stables[1:]):
+        assert b[: len(a)] == a  # the stable prefix only grows
+    assert len(finals) == 1 and normalise_for_wer(finals[0].transcript) == "turn on the living room lamp"
+    assert res.speculative_hits == 1  # the decode started at the pause was kept
+
+
+def test_isolated_short_words_are_not_lost(assistant: Assistant) -> None:
+    for name, ref in [("speech_recognition_english_one_two_three.wav", "one two three"),
+                      ("ljspeech_LJ002-0035.wav", "eight the press yard")]:
+        audio = np.concatenate([silence(0.3), load_audio(DATA / name), silence(1.0)])
+        res = asyncio.run(listen_to(assistant, audio, realtime=False))
+        assert normalise_for_wer(" ".join(res.finals)) == ref
+
+
+@pytest.mark.parametrize("kind", ["silence", "white_noise", "hum", "clicks"])
+def test_no_words_on_silence_or_noise(assistant: Assistant, kind: str) -> None:
+    rng = np.random.default_rng(3)
+    t = np.arange(16000 * 3) / 16000
+    audio = {
+        "silence": np.zeros_like(t),
+        "white_noise": 0.05 * rng.standard_normal(t.size),
+        "hum": 0.1 * np.sin(2 * np.pi * 50 * t),
+        "clicks": (rng.random(t.size) > 0.999) * 0.8,
+    }[kind].astype(np.float32)
+    res = asyncio.run(listen_to(assistant, audio, realtime=False))
+    assert res.finals == []
+    # Even straight into Whisper, without the VAD in front, no words come out.
+    assert assistant.recognizer.final(audio).text == ""
+    assert assistant.recognizer.partial(audio) == ""
