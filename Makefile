@@ -8,8 +8,9 @@ PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.setup-done
 # build-essential + cmake: llama-cpp-python is built from source;
-# libportaudio2: microphone and speaker for `assistant talk`.
-DEBS   := build-essential cmake libportaudio2
+# libportaudio2: microphone and speaker for `assistant talk`; espeak-ng: the fallback
+# voice, and a second speaker for tests and benchmarks.
+DEBS   := build-essential cmake libportaudio2 espeak-ng
 # A native llama.cpp build crashes in the AMX kernels on some CPUs (see DESIGN.md).
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 export PIP_DISABLE_PIP_VERSION_CHECK := 1

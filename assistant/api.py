@@ -29,7 +29,7 @@ from .llm import LLMBackend, LocalLLM
 from .models import ModelStore
 from .respond import Responder
 from .session import Session
-from .tts import Synthesizer
+from .tts import ENGINES, Synthesizer
 
 
 def _user_path(value: str, what: str) -> Path:
@@ -89,5 +89,9 @@ class Assistant:
     def synthesizer(self) -> Synthesizer:
         with self._load_lock:
             cfg = self.config.tts
+            if cfg.engine not in ENGINES:
+                raise ModelError(f"unknown TTS engine {cfg.engine!r}; choose one of {', '.join(ENGINES)}")
+            if cfg.engine != "piper":
+                return Synthesizer(ENGINES[cfg.engine](None, cfg), cfg)
             path = _user_path(cfg.voice_path, "TTS voice") if cfg.voice_path else self.store.path_for("tts")
-            return Synthesizer(path, cfg)
+            return Synthesizer(ENGINES["piper"](path, cfg), cfg)

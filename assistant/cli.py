@@ -112,24 +112,32 @@ async def _transcribe_stream(bot: Any, audio: np.ndarray, realtime: bool) -> int
 def cmd_say(args: argparse.Namespace) -> int:
     from .api import Assistant
     from .audio import write_wav
+    from .chunker import Chunker
 
     text = args.text if args.text != "-" else sys.stdin.read()
     if not text.strip():
         raise AssistantError("nothing to say: give some text (or '-' to read stdin)")
+    if not Path(args.output).expanduser().resolve().parent.is_dir():
+        raise AssistantError(f"output folder does not exist: {Path(args.output).parent}")
     bot = Assistant()
     synth = bot.synthesizer
     t0 = time.perf_counter()
-    frames = []
-    first = None
-    for frame in synth.stream(text.strip()):
-        first = first if first is not None else time.perf_counter() - t0
-        frames.append(frame)
+    frames: list[np.ndarray] = []
+    first: float | None = None
+    chunker = Chunker()
+    # The same chunking as a streamed reply: a short first chunk, then sentences.
+    for chunk in [*chunker.push(" ".join(text.split()) + " "), *chunker.flush()]:
+        for frame in synth.stream(chunk):
+            if first is None:
+                first = time.perf_counter() - t0
+                print(f"first audio after {1000 * first:.0f} ms (first chunk: {chunk!r})", flush=True)
+            frames.append(frame)
     audio = np.concatenate(frames) if frames else np.zeros(0, dtype=np.float32)
     write_wav(args.output, audio, synth.sample_rate)
     total = time.perf_counter() - t0
     print(
-        f"wrote {args.output}: {len(audio) / synth.sample_rate:.2f} s at {synth.sample_rate} Hz; "
-        f"first audio after {1000 * (first or 0):.0f} ms, total {1000 * total:.0f} ms"
+        f"wrote {args.output}: {len(audio) / synth.sample_rate:.2f} s at {synth.sample_rate} Hz "
+        f"in {1000 * total:.0f} ms (real-time factor {total / max(1e-9, len(audio) / synth.sample_rate):.3f})"
     )
     return 0
 
@@ -214,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fast", action="store_true", help="with --stream: as fast as possible instead of real-time pace")
     p.set_defaults(func=cmd_transcribe)
 
-    p = sub.add_parser("say", help="text to speech into a wav file")
+    p = sub.add_parser("say", help="text to speech into a wav file, streamed (prints time to first audio)")
     p.add_argument("text", help="the text, or '-' to read it from stdin")
     p.add_argument("output", help="wav file to write")
     p.set_defaults(func=cmd_say)
@@ -230,6 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--manifest", required=True, help="TSV with 'file' (relative to it) and 'transcript' columns")
     b.add_argument("--fast", action="store_true", help="feed as fast as possible (latencies are then not live)")
     b.add_argument("--limit", type=int, default=None, help="only the first N files")
+    b.add_argument("--json", action="store_true", help="end with one JSON line")
+    b = bench.add_parser("tts", help="speech synthesis: time to first audio, RTF, cancel time, intelligibility")
+    b.add_argument("--repeats", type=int, default=2, help="passes over the fixed replies")
     b.add_argument("--json", action="store_true", help="end with one JSON line")
     p.set_defaults(func=cmd_bench)
 

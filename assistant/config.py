@@ -89,6 +89,8 @@ class LLMConfig:
 class TTSConfig:
     """Speech synthesis with Piper."""
 
+    engine: str = "piper"
+    """``piper`` (default) or ``espeak`` (espeak-ng, the fallback)."""
     voice_path: str | None = None
     """Piper .onnx voice; None uses the embedded en_US joe medium."""
     frame_ms: int = 20
@@ -114,4 +116,5 @@ class Config:
         cfg.llm.model_path = os.environ.get("ASSISTANT_LLM_MODEL") or None
         cfg.llm.url = os.environ.get("ASSISTANT_LLM_URL") or None
         cfg.tts.voice_path = os.environ.get("ASSISTANT_TTS_VOICE") or None
+        cfg.tts.engine = os.environ.get("ASSISTANT_TTS_ENGINE") or cfg.tts.engine
         return cfg

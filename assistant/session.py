@@ -210,9 +210,9 @@ class Session:
             clock = self.clocks[turn]
             if chunk.text:
                 try:
-                    async for frame in iterate_in_thread(lambda c: synth.stream(chunk.text, c)):
+                    async for frame in iterate_in_thread(lambda c: synth.frames(chunk.text, c)):
                         clock.mark("first_audio")
-                        await self._emit(ReplyAudio(turn, float_to_pcm16(frame), rate))
+                        await self._emit(ReplyAudio(turn, float_to_pcm16(frame.audio), rate))
                 except Exception as err:
                     await self._emit(ErrorEvent(turn, f"speech synthesis failed: {err}", "tts_error"))
             if chunk.last:

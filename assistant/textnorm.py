@@ -10,6 +10,8 @@ import re
 
 from num2words import num2words
 
+from .normalize import normalize
+
 _ORDINAL = re.compile(r"\b(\d+)(st|nd|rd|th)\b")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _NON_WORD = re.compile(r"[^a-z0-9' ]+")
@@ -21,13 +23,18 @@ def _number(m: re.Match[str]) -> str:
 
 
 def normalise_for_wer(text: str) -> str:
-    """Lower-case words with numbers spelled out and no punctuation."""
-    t = text.lower().replace("%", " percent ")
+    """Lower-case words with numbers spelled out and no punctuation.
+
+    Times, money, percentages and units are first read as a person would say
+    them (the speech normaliser), so "7:30 pm" and "seven thirty p.m." agree.
+    """
+    t = normalize(text).lower().replace("%", " percent ")
     t = re.sub(r"(?<=\d),(?=\d{3}\b)", "", t)  # 1,000 -> 1000
     t = _ORDINAL.sub(lambda m: f" {num2words(int(m.group(1)), to='ordinal')} ", t)
     t = _NUMBER.sub(_number, t)
     t = t.replace("-", " ")
     t = _NON_WORD.sub(" ", t).replace("'", "")
+    t = re.sub(r"\b([ap]) m\b", r"\1m", t)
     return " ".join(t.split())
 
 
