@@ -15,7 +15,7 @@ DEBS   := build-essential cmake libportaudio2 espeak-ng
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup models run test bench clean-venv
+.PHONY: setup models run test train-intent clean-venv
 
 setup: $(STAMP)
 
@@ -38,6 +38,10 @@ run: models
 
 test: models
 	$(PY) -m pytest -q
+
+# Retrain the intent head in models/intent (about 3 minutes; seeded, reproducible).
+train-intent: models
+	$(PY) -m assistant.training
 
 clean-venv:
 	rm -rf $(VENV)

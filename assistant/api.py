@@ -25,11 +25,15 @@ from pathlib import Path
 from .asr import Recognizer
 from .config import Config
 from .errors import ModelError
-from .llm import LLMBackend, LocalLLM
+from .classifier import IntentClassifier
+from .encoder import SentenceEncoder
+from .llm import LLMBackend, LocalLLM, OpenAICompatibleLLM
 from .models import ModelStore
 from .respond import Responder
 from .session import Session
+from .skills import SkillRegistry, default_registry
 from .tts import ENGINES, Synthesizer
+from .understand import Understander
 
 
 def _user_path(value: str, what: str) -> Path:
@@ -46,15 +50,18 @@ class Assistant:
     Whisper); call :meth:`load` to load everything up front.
     """
 
-    def __init__(self, config: Config | None = None, store: ModelStore | None = None) -> None:
+    def __init__(
+        self, config: Config | None = None, store: ModelStore | None = None, skills: SkillRegistry | None = None
+    ) -> None:
         self.config = config or Config.from_env()
         self.store = store or ModelStore(self.config.model_dir)
+        self.skills = skills if skills is not None else default_registry()
         # cached_property is not thread-safe; sessions may touch models from worker threads.
         self._load_lock = threading.RLock()
 
     def load(self) -> Assistant:
         """Load every model now (a few seconds) rather than on the first turn."""
-        for name in ("silero_path", "recognizer", "responder", "synthesizer"):
+        for name in ("silero_path", "recognizer", "understander", "responder", "synthesizer"):
             getattr(self, name)
         return self
 
@@ -78,8 +85,24 @@ class Assistant:
     def llm(self) -> LLMBackend:
         with self._load_lock:
             cfg = self.config.llm
+            if cfg.url:
+                return OpenAICompatibleLLM(cfg.url, cfg)
             path = _user_path(cfg.model_path, "LLM model") if cfg.model_path else self.store.path_for("llm")
             return LocalLLM(path, cfg)
+
+    @cached_property
+    def encoder(self) -> SentenceEncoder:
+        with self._load_lock:
+            return SentenceEncoder(self.store.path_for("sentence-encoder"))
+
+    @cached_property
+    def classifier(self) -> IntentClassifier:
+        with self._load_lock:
+            return IntentClassifier(self.encoder)
+
+    @cached_property
+    def understander(self) -> Understander:
+        return Understander(self.classifier, self.skills, self.config.understand)
 
     @cached_property
     def responder(self) -> Responder:

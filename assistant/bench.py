@@ -279,6 +279,81 @@ async def bench_tts(repeats: int = 2, tokens_per_s: float = 20.0) -> dict[str, A
     }
 
 
+def _noisy(audio: np.ndarray, snr_db: float | None, rng: np.random.Generator) -> np.ndarray:
+    if snr_db is None:
+        return audio
+    power = float(np.mean(audio**2)) or 1e-10
+    noise = rng.standard_normal(len(audio)).astype(np.float32) * np.sqrt(power / 10 ** (snr_db / 10))
+    return np.clip(audio + noise, -1.0, 1.0)
+
+
+async def bench_intent(data: Path, mode: str = "text", snr: float | None = None, limit: int | None = None,
+                       partition: str | None = None, use_llm: bool = True) -> dict[str, Any]:
+    """Intent accuracy of the policy, the n-best classifier and the 1-best classifier; latency."""
+    from .events import Hypothesis
+    from .intents import read_examples
+    from .tts import Synthesizer
+    from .tts.espeak import EspeakEngine
+
+    rows = read_examples(data)
+    parts = {e.partition for e in rows if e.partition}
+    wanted = partition or ("test" if parts else None)
+    if wanted:
+        rows = [e for e in rows if e.partition == wanted]
+    if not rows:
+        raise AssistantError(f"no rows to evaluate in {data} (partition {wanted!r}; it has {sorted(parts)})")
+    rows = rows[:limit]
+    bot = Assistant()
+    und = bot.understander
+    voice = Synthesizer(EspeakEngine(bot.config.tts), bot.config.tts) if mode == "speech" else None
+    rng = np.random.default_rng(7)
+    hits = {"policy": 0, "classifier": 0, "1best": 0}
+    latencies: list[float] = []
+    routes: dict[str, int] = {}
+    llm_calls = 0
+    for i, ex in enumerate(rows):
+        if voice is not None:
+            from .audio import resample
+
+            speech = resample(voice.synthesize(ex.text), voice.sample_rate, INPUT_SAMPLE_RATE)
+            speech = _noisy(np.concatenate([silence(0.2), speech, silence(0.2)]), snr, rng)
+            nbest = bot.recognizer.final(speech).nbest or (Hypothesis("", 0.0, 1.0),)
+        else:
+            nbest = (Hypothesis(ex.text, 0.0, 1.0),)
+        if not nbest[0].text:
+            routes["no_speech"] = routes.get("no_speech", 0) + 1
+            continue
+        t0 = time.perf_counter()
+        fused = und.classifier.classify(nbest)
+        latencies.append((time.perf_counter() - t0) * 1000)
+        one = und.classifier.classify(nbest[:1])
+        u = und.understand(nbest)
+        intent = u.intent
+        if u.llm_decides and use_llm:
+            intent = bot.responder.decide_intent(u)
+            llm_calls += 1
+        routes[u.route] = routes.get(u.route, 0) + 1
+        hits["policy"] += intent == ex.intent
+        hits["classifier"] += fused.intent == ex.intent
+        hits["1best"] += one.intent == ex.intent
+        if (i + 1) % 200 == 0:
+            print(f"{i + 1}/{len(rows)} policy={hits['policy'] / (i + 1):.3f}", file=sys.stderr)
+    n = len(rows)
+    return {
+        "n": n,
+        "mode": mode,
+        "snr": snr,
+        "accuracy": round(hits["policy"] / n, 4),
+        "accuracy_classifier": round(hits["classifier"] / n, 4),
+        "accuracy_1best": round(hits["1best"] / n, 4),
+        "slot_f1": None,
+        "latency_ms_p50": _round(percentile(latencies, 50), 2),
+        "latency_ms_p95": _round(percentile(latencies, 95), 2),
+        "routes": routes,
+        "llm_decisions": llm_calls,
+    }
+
+
 def print_result(result: dict[str, Any], as_json: bool) -> None:
     """Human-readable lines, then (with --json) the JSON object as the last line."""
     if as_json:
@@ -292,6 +367,9 @@ def run(args: Any) -> int:
     """Dispatch ``assistant bench WHAT``."""
     if args.what == "asr":
         result = asyncio.run(bench_asr(Path(args.manifest), realtime=not args.fast, limit=args.limit))
+    elif args.what == "intent":
+        result = asyncio.run(bench_intent(Path(args.data), args.mode, args.snr, args.limit, args.partition,
+                                          use_llm=not args.no_llm))
     elif args.what == "tts":
         result = asyncio.run(bench_tts(repeats=args.repeats))
     else:

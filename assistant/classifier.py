@@ -34,6 +34,8 @@ class IntentResult:
     intent: str
     confidence: float
     candidates: tuple[tuple[str, float], ...]
+    coverage: float = 1.0
+    """Fraction of the best hypothesis's words that the training data knew (low: out of scope)."""
 
 
 class IntentClassifier:
@@ -80,4 +82,13 @@ class IntentClassifier:
         probs = (weights[:, None] * self.probabilities([h.text for h in hyps])).sum(axis=0)
         order = np.argsort(-probs)[:top]
         cands = tuple((self.labels[i], round(float(probs[i]), 4)) for i in order)
-        return IntentResult(cands[0][0], cands[0][1], cands)
+        best = max(hyps, key=lambda h: h.posterior)
+        return IntentResult(cands[0][0], cands[0][1], cands, self.coverage(best.text))
+
+    def coverage(self, text: str) -> float:
+        """Share of the words in ``text`` that occur in the word vocabulary (1.0 for no words)."""
+        vocab = next((v.vocab for v in self.vectorizers if v.kind == "word"), {})
+        words = text.lower().split()
+        words = ["".join(ch for ch in w if ch.isalnum() or ch == "'") for w in words]
+        words = [w.replace("'", "") for w in words if w]
+        return sum(w in vocab for w in words) / len(words) if words else 1.0

@@ -90,6 +90,10 @@ class Understood(Event):
     intent: str | None = None
     confidence: float | None = None
     candidates: tuple[tuple[str, float], ...] = ()
+    route: str = "llm"
+    """Who answers: ``skill``, ``llm``, or ``llm_decides`` (the LLM also picks the intent)."""
+    decided_by: str = "classifier"
+    """``classifier``, or ``llm`` when this event reports the LLM's choice of intent."""
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,14 @@ class Message:
 class LLMBackend(Protocol):
     """Streams the reply to a chat, token by token."""
 
-    def stream(self, messages: list[Message], cancel: threading.Event) -> Iterator[str]:
-        """Yield text pieces until done or until ``cancel`` is set."""
+    def stream(
+        self, messages: list[Message], cancel: threading.Event, grammar: str | None = None, max_tokens: int | None = None
+    ) -> Iterator[str]:
+        """Yield text pieces until done or until ``cancel`` is set.
+
+        ``grammar`` (GBNF) constrains the output where the backend supports it
+        (llama.cpp does, locally and as a server); callers still validate.
+        """
         ...
 
 
@@ -51,17 +57,75 @@ class LocalLLM:
         # llama.cpp contexts are not thread-safe; sessions take turns.
         self._lock = threading.Lock()
 
-    def stream(self, messages: list[Message], cancel: threading.Event) -> Iterator[str]:
+    def stream(
+        self, messages: list[Message], cancel: threading.Event, grammar: str | None = None, max_tokens: int | None = None
+    ) -> Iterator[str]:
+        from llama_cpp import LlamaGrammar
+
         with self._lock:
             chunks = self._llama.create_chat_completion(
                 messages=[{"role": m.role, "content": m.content} for m in messages],
-                max_tokens=self.config.max_tokens,
+                max_tokens=max_tokens or self.config.max_tokens,
                 temperature=self.config.temperature,
+                grammar=LlamaGrammar.from_string(grammar, verbose=False) if grammar else None,
                 stream=True,
             )
             for chunk in chunks:
                 if cancel.is_set():
                     break
                 delta = chunk["choices"][0].get("delta", {}).get("content")
+                if delta:
+                    yield delta
+
+
+class OpenAICompatibleLLM:
+    """Any OpenAI-compatible ``/v1/chat/completions`` endpoint (vLLM, llama.cpp's server, ...).
+
+    This is how a deployment scales out: many assistant replicas share one served
+    model. Streams server-sent events with the standard library's HTTP client.
+    """
+
+    def __init__(self, url: str, config: LLMConfig, model: str = "default", timeout: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        self.config = config
+        self.model = model
+        self.timeout = timeout
+
+    def stream(
+        self, messages: list[Message], cancel: threading.Event, grammar: str | None = None, max_tokens: int | None = None
+    ) -> Iterator[str]:
+        import json
+        import urllib.error
+        import urllib.request
+
+        body: dict[str, object] = {
+            "model": self.model,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "max_tokens": max_tokens or self.config.max_tokens,
+            "temperature": self.config.temperature,
+            "stream": True,
+        }
+        if grammar:
+            body["grammar"] = grammar  # llama.cpp's server honours it; others ignore unknown fields
+        req = urllib.request.Request(
+            f"{self.url}/chat/completions",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "Accept": "text/event-stream"},
+        )
+        try:
+            resp = urllib.request.urlopen(req, timeout=self.timeout)
+        except (urllib.error.URLError, OSError) as err:
+            raise ConnectionError(f"LLM endpoint {self.url} is unreachable: {err}") from None
+        with resp:
+            for raw in resp:
+                if cancel.is_set():
+                    return
+                line = raw.decode("utf-8", "replace").strip()
+                if not line.startswith("data:"):
+                    continue
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    return
+                delta = json.loads(data)["choices"][0].get("delta", {}).get("content")
                 if delta:
                     yield delta

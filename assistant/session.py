@@ -38,7 +38,9 @@ from .events import (
 )
 from .respond import History
 from .threads import iterate_in_thread
-from .understand import Understanding, understand
+from .respond import IntentChoice
+from .skills import Timer, Timers
+from .understand import Understanding
 from .listener import Listener
 from .metrics import TurnClocks
 
@@ -86,6 +88,7 @@ class Session:
         self.listener = Listener(
             assistant.recognizer, assistant.silero_path, self.config, self._new_turn, self.clocks
         )
+        self.timers = Timers(on_fire=self._timer_fired)
         self._reply_q: _Q[Item[Understanding] | None] = asyncio.Queue()
         self._speech_q: _Q[Item[SpeechChunk] | None] = asyncio.Queue()
         self._out_q: _Q[Event | None] = asyncio.Queue()
@@ -100,6 +103,7 @@ class Session:
         """Start the stage tasks and announce the session."""
         if self._tasks:
             return
+        self.timers.loop = asyncio.get_running_loop()
         stages = (self._understand, self._respond, self._speak)
         self._tasks = self.listener.tasks(self.id) + [
             asyncio.create_task(stage(), name=f"{self.id}:{stage.__name__}") for stage in stages
@@ -118,6 +122,7 @@ class Session:
         if self._closed:
             return
         self._closed = True
+        self.timers.close()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -160,6 +165,14 @@ class Session:
         self._turn += 1
         return self._turn
 
+    def _timer_fired(self, timer: Timer) -> None:
+        # A due timer is a turn of its own: the assistant speaks up unprompted.
+        turn = self._new_turn()
+        self.clocks[turn].mark("understood")
+        note = f"Your {timer.label} is done." if "timer" in timer.label else f"It's time: your {timer.label}."
+        u = Understanding(note, (), "alarm_fired", 1.0, skill_reply=note)
+        self._reply_q.put_nowait(Item(turn, u))
+
     # -- stages -------------------------------------------------------------------
 
     async def _understand(self) -> None:
@@ -171,9 +184,13 @@ class Session:
             if not event.nbest:
                 self.clocks.pop(event.turn_id)
                 continue
-            u = understand(event.nbest)
+            try:
+                u = await asyncio.to_thread(self.assistant.understander.understand, event.nbest, self.timers)
+            except Exception as err:  # one turn fails, the session lives on
+                await self._emit(ErrorEvent(event.turn_id, f"understanding failed: {err}", "understand_error"))
+                continue
             self.clocks[event.turn_id].mark("understood")
-            await self._emit(Understood(event.turn_id, u.text, u.intent, u.confidence))
+            await self._emit(Understood(event.turn_id, u.text, u.intent, u.confidence, u.candidates, u.route))
             await self._reply_q.put(Item(event.turn_id, u))
         await self._reply_q.put(None)
 
@@ -185,7 +202,15 @@ class Session:
             chunker = Chunker()
             reply = ""
             try:
-                async for piece in iterate_in_thread(lambda c: responder.stream(request, self.history, c)):
+                u = item.payload
+
+                def skill(intent: str, u: Understanding = u) -> str | None:
+                    return self.assistant.understander.run_skill(intent, u, self.timers)
+
+                async for piece in iterate_in_thread(lambda c: responder.stream(u, self.history, c, skill)):
+                    if isinstance(piece, IntentChoice):
+                        await self._emit(Understood(turn, u.text, piece.intent, None, u.candidates, u.route, "llm"))
+                        continue
                     clock.mark("first_token")
                     reply += piece
                     await self._emit(ReplyTextDelta(turn, piece))

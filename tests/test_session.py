@@ -18,6 +18,7 @@ from assistant.events import (
     SpeechStarted,
     SpeechStopped,
     TranscriptFinal,
+    Understood,
 )
 from assistant.llm import Message
 from assistant.respond import Responder
@@ -99,12 +100,41 @@ def test_orchestration_a_failing_turn_reports_and_the_session_lives_on(assistant
         silero_path=assistant.silero_path,
         recognizer=assistant.recognizer,
         synthesizer=assistant.synthesizer,
+        understander=assistant.understander,
         responder=Responder(FailingLLM()),
     )
-    a = load_audio(SAMPLES / "turn_on_the_living_room_lamp.wav")
+    a = load_audio(SAMPLES / "capital_of_france.wav")  # an open question: the LLM answers
     gap = np.zeros(16000, np.float32)
     events = asyncio.run(converse(fake, np.concatenate([a, gap, a])))
     errors = [e for e in events if isinstance(e, ErrorEvent)]
     done = [e for e in events if isinstance(e, ReplyDone)]
     assert len(errors) == 1 and errors[0].turn_id == 1 and "backend went away" in errors[0].message
     assert [d.turn_id for d in done] == [1, 2] and done[1].text == "Still here."
+
+
+def test_a_skill_answers_a_spoken_request(assistant: Assistant) -> None:
+    events = asyncio.run(converse(assistant, load_audio(SAMPLES / "what_time_is_it.wav")))
+    understood = next(e for e in events if isinstance(e, Understood))
+    assert understood.intent == "datetime_query" and understood.route == "skill"
+    done = next(e for e in events if isinstance(e, ReplyDone))
+    assert done.text.startswith("It's ")
+
+
+def test_a_timer_set_by_voice_fires_and_is_spoken(assistant: Assistant) -> None:
+    from assistant.audio import resample
+
+    synth = assistant.synthesizer
+    request = resample(synth.synthesize("Set a timer for two seconds."), synth.sample_rate, 16000)
+
+    async def run() -> list[Event]:
+        async with assistant.session() as s:
+            await s.send_audio(np.concatenate([np.zeros(4800, np.float32), request]))
+            for _ in range(45):  # 4.5 s of live silence while the timer runs
+                await s.send_audio(np.zeros(1600, np.float32))
+                await asyncio.sleep(0.1)
+            await s.end_audio()
+            return [ev async for ev in s.events()]
+
+    done = [e.text for e in asyncio.run(run()) if isinstance(e, ReplyDone)]
+    assert done[0] == "Okay, a timer for two seconds, starting now."
+    assert done[1] == "Your two seconds timer is done."

@@ -1,0 +1,486 @@
+"""Deterministic skills: answers the assistant can give offline, at once, without the LLM.
+
+A skill is a function from a :class:`SkillRequest` to a reply string, or ``None``
+when it cannot handle this particular request (the LLM then answers).
+Register one for an intent with the decorator::
+
+    from assistant.skills import SkillRequest, default_registry
+
+    skills = default_registry()
+
+    @skills.skill("general_joke")
+    def joke(req: SkillRequest) -> str:
+        return "I would tell you a UDP joke, but you might not get it."
+
+    bot = Assistant(skills=skills)
+
+Timers and alarms really fire: the session's :class:`Timers` calls back when one
+is due, and the assistant says so.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import datetime as dt
+import operator
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from num2words import num2words
+
+from .events import Hypothesis
+
+SkillFn = Callable[["SkillRequest"], "str | None"]
+
+
+@dataclass
+class Timer:
+    """A timer or alarm owned by one session."""
+
+    id: int
+    label: str
+    due: dt.datetime
+    handle: asyncio.TimerHandle | None = field(default=None, repr=False)
+
+
+class Timers:
+    """A session's timers and alarms; ``on_fire`` is called in ``loop`` when one is due.
+
+    Skills run in worker threads, so scheduling goes through the loop thread-safely.
+    Without a loop (a plain script) timers are kept and listed but never fire.
+    """
+
+    def __init__(self, on_fire: Callable[[Timer], None] | None = None,
+                 loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.on_fire = on_fire
+        self.loop = loop
+        self._timers: dict[int, Timer] = {}
+        self._next = 1
+
+    def add(self, label: str, due: dt.datetime) -> Timer:
+        timer = Timer(self._next, label, due)
+        self._next += 1
+        self._timers[timer.id] = timer
+        if self.loop is not None and not self.loop.is_closed():
+            delay = max(0.0, (due - dt.datetime.now()).total_seconds())
+
+            def schedule() -> None:
+                if timer.id in self._timers:
+                    timer.handle = self.loop.call_later(delay, self._fire, timer.id)  # type: ignore[union-attr]
+
+            self.loop.call_soon_threadsafe(schedule)
+        return timer
+
+    def _fire(self, timer_id: int) -> None:
+        timer = self._timers.pop(timer_id, None)
+        if timer is not None and self.on_fire is not None:
+            self.on_fire(timer)
+
+    def list(self) -> list[Timer]:
+        return sorted(self._timers.values(), key=lambda t: t.due)
+
+    def remove(self, timer_id: int | None = None) -> list[Timer]:
+        """Remove one timer, or all of them when ``timer_id`` is None; return what was removed."""
+        ids = [timer_id] if timer_id is not None else list(self._timers)
+        removed = [self._timers.pop(i) for i in ids if i in self._timers]
+        for t in removed:
+            if t.handle is not None and self.loop is not None and not self.loop.is_closed():
+                self.loop.call_soon_threadsafe(t.handle.cancel)
+        return removed
+
+    def close(self) -> None:
+        self.remove()
+
+
+@dataclass
+class SkillRequest:
+    """What a skill gets: the chosen text, the intent, the n-best list, the clock and the timers."""
+
+    text: str
+    intent: str
+    nbest: tuple[Hypothesis, ...] = ()
+    now: dt.datetime = field(default_factory=dt.datetime.now)
+    timers: Timers = field(default_factory=Timers)
+
+
+class SkillRegistry:
+    """Intent name -> skill function."""
+
+    def __init__(self) -> None:
+        self._skills: dict[str, SkillFn] = {}
+        self._triggers: list[tuple[re.Pattern[str], str]] = []
+
+    def register(self, intent: str, fn: SkillFn, trigger: str | None = None) -> None:
+        """Answer ``intent`` with ``fn`` (replacing any earlier skill for it).
+
+        ``trigger`` (a regex) claims requests for this skill whatever the classifier
+        says, for requests the training data has no intent for (MASSIVE has no timers).
+        """
+        self._skills[intent] = fn
+        if trigger:
+            self._triggers.append((re.compile(trigger, re.I), intent))
+
+    def skill(self, intent: str, trigger: str | None = None) -> Callable[[SkillFn], SkillFn]:
+        """Decorator form of :meth:`register`."""
+
+        def wrap(fn: SkillFn) -> SkillFn:
+            self.register(intent, fn, trigger)
+            return fn
+
+        return wrap
+
+    def triggered(self, text: str) -> str | None:
+        """The intent whose trigger matches ``text``, if any (first registered wins)."""
+        return next((intent for pattern, intent in self._triggers if pattern.search(text)), None)
+
+    def __contains__(self, intent: str) -> bool:
+        return intent in self._skills
+
+    def run(self, req: SkillRequest) -> str | None:
+        """The skill's reply, or None when there is no skill or it declines."""
+        fn = self._skills.get(req.intent)
+        return fn(req) if fn else None
+
+
+# -- spoken forms --------------------------------------------------------------------
+
+_UNITS_WORDS = {
+    "zero": 0, "oh": 0, "one": 1, "a": 1, "an": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
+    "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30,
+    "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
+}
+_SCALE_WORDS = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
+_NUMBER_TOKEN = re.compile(r"\d+(?:\.\d+)?|[a-z]+")
+
+
+def words_to_numbers(text: str) -> str:
+    """Replace spelled-out numbers with digits: "twelve times seven" -> "12 times 7"."""
+    out: list[str] = []
+    current: float | None = None
+    total = 0.0
+    last: int | None = None  # the last word's value: "seven thirty" is two numbers, "thirty seven" one
+
+    def flush() -> None:
+        nonlocal current, total, last
+        last = None
+        if current is not None:
+            value = total + current
+            out.append(str(int(value)) if value == int(value) else str(value))
+        current, total = None, 0.0
+
+    for tok in re.findall(r"\d+(?:\.\d+)?|[A-Za-z]+|[^\sA-Za-z\d]", text.lower().replace("-", " ")):
+        if tok in _UNITS_WORDS and not (tok in ("a", "an", "oh") and current is None):
+            value = _UNITS_WORDS[tok]
+            if current is not None and last is not None and (last < 10 or value >= 10):
+                flush()
+            current = (current or 0) + value
+            last = value
+        elif tok in _SCALE_WORDS and current is not None:
+            last = None  # "hundred and fifty" goes on
+            if _SCALE_WORDS[tok] == 100:
+                current *= 100
+            else:
+                total += current * _SCALE_WORDS[tok]
+                current = 0
+        elif tok == "and" and current is not None:
+            continue
+        else:
+            flush()
+            out.append(tok)
+    flush()
+    return " ".join(out)
+
+
+def say_number(x: float) -> str:
+    """A result as it should be spoken: whole numbers plainly, others to two decimals."""
+    if abs(x - round(x)) < 1e-9:
+        return num2words(int(round(x)))
+    return num2words(round(x, 2))
+
+
+def say_time(t: dt.datetime | dt.time) -> str:
+    """"3:05 pm" -> "three oh five p m"."""
+    hour = t.hour % 12 or 12
+    suffix = "a m" if t.hour < 12 else "p m"
+    if t.minute == 0:
+        return f"{num2words(hour)} {suffix}"
+    minute = f"oh {num2words(t.minute)}" if t.minute < 10 else num2words(t.minute)
+    return f"{num2words(hour)} {minute} {suffix}"
+
+
+def say_duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    parts = []
+    for unit, size in (("hour", 3600), ("minute", 60), ("second", 1)):
+        n, seconds = divmod(seconds, size)
+        if n:
+            parts.append(f"{num2words(n)} {unit}{'s' if n != 1 else ''}")
+    return " and ".join(parts) or "zero seconds"
+
+
+# -- date and time ---------------------------------------------------------------------
+
+
+def datetime_skill(req: SkillRequest) -> str:
+    text = req.text.lower()
+    now = req.now
+    if re.search(r"\b(date|day|today|year|month)\b", text) and "time" not in text:
+        return f"Today is {now:%A}, {now:%B} {num2words(now.day, to='ordinal')}, {num2words(now.year, to='year')}."
+    return f"It's {say_time(now)}."
+
+
+# -- timers and alarms -------------------------------------------------------------------
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(hours?|hrs?|minutes?|mins?|seconds?|secs?)\b")
+_CLOCK = re.compile(r"\b(\d{1,2})(?:[:.\s](\d{2}))?\s*(a\s?m|p\s?m|in the morning|in the evening|at night|tonight)?\b")
+
+
+def _parse_duration(text: str) -> float | None:
+    total = 0.0
+    for n, unit in _DURATION.findall(text):
+        total += float(n) * (3600 if unit.startswith(("h",)) else 60 if unit.startswith("m") else 1)
+    if re.search(r"\bhalf an? hour\b", text):
+        total += 1800
+    return total or None
+
+
+def _parse_clock(text: str, now: dt.datetime) -> dt.datetime | None:
+    m = re.search(r"\b(?:at|for|to)\s+(\d{1,2})(?:[:.\s](\d{2}))?\s*(a\s?m|p\s?m|in the morning|in the evening|at night|tonight)?", text)
+    if not m:
+        return None
+    hour, minute = int(m.group(1)), int(m.group(2) or 0)
+    if hour > 23 or minute > 59:
+        return None
+    suffix = (m.group(3) or "").replace(" ", "")
+    if suffix in ("pm", "intheevening", "atnight", "tonight") and hour < 12:
+        hour += 12
+    elif suffix in ("am", "inthemorning") and hour == 12:
+        hour = 0
+    due = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if not suffix and hour <= 12 and due <= now:
+        due += dt.timedelta(hours=12)  # "at 7" said at 9 am means 7 pm
+    if due <= now:
+        due += dt.timedelta(days=1)
+    if "tomorrow" in text and due.date() == now.date():
+        due += dt.timedelta(days=1)
+    return due
+
+
+def alarm_set_skill(req: SkillRequest) -> str | None:
+    text = words_to_numbers(req.text)
+    duration = _parse_duration(text)
+    if duration and ("timer" in text or re.search(r"\bin\s+\d", text)):
+        timer = req.timers.add(f"{say_duration(duration)} timer", req.now + dt.timedelta(seconds=duration))
+        return f"Okay, a timer for {say_duration(duration)}, starting now."
+    due = _parse_clock(text, req.now)
+    if due is None and duration:
+        due = req.now + dt.timedelta(seconds=duration)
+    if due is None:
+        return None  # no time understood: let the LLM ask
+    day = "tomorrow" if due.date() != req.now.date() else "today"
+    req.timers.add(f"alarm for {say_time(due)}", due)
+    return f"Alarm set for {say_time(due)} {day}."
+
+
+def alarm_query_skill(req: SkillRequest) -> str:
+    timers = req.timers.list()
+    if not timers:
+        return "You have no alarms or timers set."
+    parts = [f"{t.label}, due at {say_time(t.due)}" for t in timers]
+    return f"You have {num2words(len(timers))}: " + "; ".join(parts) + "."
+
+
+def alarm_remove_skill(req: SkillRequest) -> str:
+    removed = req.timers.remove()
+    if not removed:
+        return "There was nothing to cancel."
+    return f"Cancelled {num2words(len(removed))} alarm{'s' if len(removed) != 1 else ''} and timers." if len(removed) > 1 \
+        else f"Cancelled your {removed[0].label}."
+
+
+# -- arithmetic and conversions -----------------------------------------------------------
+
+_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+        ast.Pow: operator.pow, ast.USub: operator.neg}
+_OP_WORDS = [
+    (r"\bmultiplied by\b|\btimes\b|\bx\b", "*"), (r"\bdivided by\b|\bover\b", "/"), (r"\bplus\b|\badd\b", "+"),
+    (r"\bminus\b|\bsubtract\b|\btake away\b", "-"), (r"\bsquared\b", "**2"), (r"\bcubed\b", "**3"),
+    (r"\bto the power of\b", "**"),
+]
+
+
+def _safe_eval(expr: str) -> float:
+    def ev(node: ast.AST) -> float:
+        if isinstance(node, ast.Expression):
+            return ev(node.body)
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+            return float(node.value)
+        if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+            left, right = ev(node.left), ev(node.right)
+            if isinstance(node.op, ast.Pow) and abs(right) > 100:
+                raise ValueError("exponent too large")
+            return float(_OPS[type(node.op)](left, right))
+        if isinstance(node, ast.UnaryOp) and type(node.op) in _OPS:
+            return float(_OPS[type(node.op)](ev(node.operand)))
+        raise ValueError("not arithmetic")
+
+    return ev(ast.parse(expr, mode="eval"))
+
+
+def maths_skill(req: SkillRequest) -> str | None:
+    conversion = convert_units(req.text)
+    if conversion:
+        return conversion
+    text = words_to_numbers(req.text)
+    m = re.search(r"square root of (\d+(?:\.\d+)?)", text)
+    if m:
+        return f"The square root of {say_number(float(m.group(1)))} is {say_number(float(m.group(1)) ** 0.5)}."
+    m = re.search(r"(\d+(?:\.\d+)?) percent of (\d+(?:\.\d+)?)", text)
+    if m:
+        a, b = float(m.group(1)), float(m.group(2))
+        return f"{say_number(a)} percent of {say_number(b)} is {say_number(a * b / 100)}."
+    expr = text
+    for pattern, op in _OP_WORDS:
+        expr = re.sub(pattern, f" {op} ", expr)
+    tokens = re.findall(r"\d+(?:\.\d+)?|\*\*|[-+*/()]", expr)
+    if sum(t[0].isdigit() for t in tokens) < 2 and "**" not in tokens:
+        return None
+    try:
+        value = _safe_eval("".join(tokens))
+    except (ValueError, SyntaxError, ZeroDivisionError, OverflowError):
+        return "That doesn't work out: you can't divide by zero." if "/0" in "".join(tokens) else None
+    spoken = " ".join(tokens).replace("**", "to the power").replace("*", "times").replace("/", "divided by")
+    spoken = re.sub(r"\d+(?:\.\d+)?", lambda m: say_number(float(m.group())), spoken)
+    return f"{spoken.replace('+', 'plus').replace(' - ', ' minus ')} is {say_number(value)}."
+
+
+# Length in meters, mass in kilograms, volume in liters; temperature handled apart.
+_UNIT_FACTORS = {
+    "kilometer": ("length", 1000.0), "meter": ("length", 1.0), "centimeter": ("length", 0.01),
+    "mile": ("length", 1609.344), "foot": ("length", 0.3048), "feet": ("length", 0.3048), "inch": ("length", 0.0254),
+    "yard": ("length", 0.9144), "kilogram": ("mass", 1.0), "gram": ("mass", 0.001), "pound": ("mass", 0.45359237),
+    "ounce": ("mass", 0.028349523), "liter": ("volume", 1.0), "litre": ("volume", 1.0),
+    "milliliter": ("volume", 0.001), "gallon": ("volume", 3.785411784), "cup": ("volume", 0.2365882365),
+}
+_UNIT_NAMES = "|".join(sorted(_UNIT_FACTORS, key=len, reverse=True))
+_CONVERT = re.compile(rf"(\d+(?:\.\d+)?)\s*(?:degrees?\s+)?({_UNIT_NAMES}|celsius|fahrenheit)(?:e?s)?\b.*?\b(?:in|to|into)\s+({_UNIT_NAMES}|celsius|fahrenheit)")
+_HOW_MANY = re.compile(rf"how many ({_UNIT_NAMES})(?:e?s)? (?:are )?(?:in|is) (?:a |an |one )?(\d+(?:\.\d+)?)?\s*({_UNIT_NAMES})")
+
+
+def _unit_word(name: str, value: float) -> str:
+    name = "foot" if name == "feet" else name
+    plural = {"foot": "feet", "inch": "inches", "yen": "yen", "yuan": "yuan", "swiss franc": "swiss francs"}.get(
+        name, name + "s")
+    return name if abs(value - 1) < 1e-9 else plural
+
+
+def convert_units(text: str) -> str | None:
+    """Length, mass, volume and temperature conversions with exact factors."""
+    t = words_to_numbers(text.lower()).replace("kilometres", "kilometers").replace("metres", "meters")
+    m = _CONVERT.search(t)
+    if m:
+        value, src, dst = float(m.group(1)), m.group(2), m.group(3)
+    else:
+        m = _HOW_MANY.search(t)
+        if not m:
+            return None
+        dst, value, src = m.group(1), float(m.group(2) or 1), m.group(3)
+    if {src, dst} <= {"celsius", "fahrenheit"}:
+        out = value * 9 / 5 + 32 if src == "celsius" else (value - 32) * 5 / 9
+        return f"{say_number(value)} degrees {src.title()} is {say_number(out)} degrees {dst.title()}."
+    if src not in _UNIT_FACTORS or dst not in _UNIT_FACTORS or _UNIT_FACTORS[src][0] != _UNIT_FACTORS[dst][0]:
+        return None
+    out = value * _UNIT_FACTORS[src][1] / _UNIT_FACTORS[dst][1]
+    return f"{say_number(value)} {_unit_word(src, value)} is {say_number(out)} {_unit_word(dst, out)}."
+
+
+#: Fixed rates (US dollars per unit), stated in every answer: the assistant is offline.
+CURRENCY_RATES_DATE = "January 2026"
+CURRENCY_RATES = {
+    "dollar": 1.0, "euro": 1.08, "pound": 1.27, "yen": 0.0067, "rupee": 0.012, "yuan": 0.14,
+    "canadian dollar": 0.73, "australian dollar": 0.66, "swiss franc": 1.13, "peso": 0.058,
+}
+_CURRENCY_ALIASES = {
+    "usd": "dollar", "us dollar": "dollar", "american dollar": "dollar", "bucks": "dollar", "eur": "euro",
+    "british pound": "pound", "sterling": "pound", "gbp": "pound", "japanese yen": "yen", "jpy": "yen",
+    "indian rupee": "rupee", "inr": "rupee", "chinese yuan": "yuan", "renminbi": "yuan", "cad": "canadian dollar",
+    "aud": "australian dollar", "franc": "swiss franc", "chf": "swiss franc", "mexican peso": "peso",
+}
+
+
+def _currencies_in(text: str) -> list[str]:
+    names = sorted([*CURRENCY_RATES, *_CURRENCY_ALIASES], key=len, reverse=True)
+    pattern = re.compile(r"\b(" + "|".join(re.escape(n) for n in names) + r")(?:e?s)?\b")
+    found, taken = [], []
+    for m in pattern.finditer(text):
+        if any(a <= m.start() < b for a, b in taken):
+            continue
+        taken.append(m.span())
+        found.append(_CURRENCY_ALIASES.get(m.group(1), m.group(1)))
+    return found
+
+
+def currency_skill(req: SkillRequest) -> str | None:
+    text = words_to_numbers(req.text.lower())
+    found = _currencies_in(text)
+    if len(found) < 2:
+        return None
+    amount = re.search(r"\d+(?:\.\d+)?", text)
+    value = float(amount.group()) if amount else 1.0
+    src, dst = found[0], found[1]
+    out = value * CURRENCY_RATES[src] / CURRENCY_RATES[dst]
+    return (f"At my fixed rates from {CURRENCY_RATES_DATE}, {say_number(value)} {_unit_word(src, value)} "
+            f"is about {say_number(out)} {_unit_word(dst, out)}. I'm offline, so I can't check today's rate.")
+
+
+# -- honest limits -------------------------------------------------------------------------
+
+
+def offline_skill(what: str) -> SkillFn:
+    def reply(req: SkillRequest) -> str:
+        return f"I can't reach the internet, so I can't check {what}. I run entirely offline."
+
+    return reply
+
+
+def no_device_skill(what: str) -> SkillFn:
+    def reply(req: SkillRequest) -> str:
+        return f"I can't {what} yet: I'm not connected to any devices or accounts."
+
+    return reply
+
+
+_NO_DEVICE = {
+    "iot_hue_lighton": "turn lights on", "iot_hue_lightoff": "turn lights off", "iot_hue_lightdim": "dim the lights",
+    "iot_hue_lightup": "brighten the lights", "iot_hue_lightchange": "change the lights",
+    "iot_wemo_on": "switch devices on", "iot_wemo_off": "switch devices off", "iot_cleaning": "start the vacuum",
+    "iot_coffee": "make coffee", "email_sendemail": "send email", "email_query": "read your email",
+    "email_addcontact": "change your contacts", "email_querycontact": "look up your contacts",
+    "social_post": "post to social media", "takeaway_order": "order food", "transport_taxi": "book a taxi",
+    "transport_ticket": "book tickets", "calendar_set": "add to your calendar", "calendar_query": "read your calendar",
+    "calendar_remove": "change your calendar", "play_music": "play music", "play_radio": "play the radio",
+    "play_podcasts": "play podcasts", "play_audiobook": "play audiobooks",
+}
+
+
+def default_registry() -> SkillRegistry:
+    """The built-in skills."""
+    reg = SkillRegistry()
+    reg.register("datetime_query", datetime_skill)
+    reg.register("alarm_remove", alarm_remove_skill, r"\b(cancel|stop|remove|delete|clear)\b.*\btimers?\b")
+    reg.register("alarm_query", alarm_query_skill, r"\b(what|which|list|any|how much time)\b.*\btimers?\b")
+    reg.register("alarm_set", alarm_set_skill, r"\btimer\b")
+    reg.register("qa_maths", maths_skill)
+    reg.register("qa_currency", currency_skill)
+    for intent, what in [
+        ("weather_query", "the weather"), ("news_query", "the news"), ("qa_stock", "stock prices"),
+        ("transport_traffic", "the traffic"), ("transport_query", "timetables"),
+        ("recommendation_events", "what's on nearby"), ("social_query", "social media"),
+    ]:
+        reg.register(intent, offline_skill(what))
+    for intent, what in _NO_DEVICE.items():
+        reg.register(intent, no_device_skill(what))
+    return reg

@@ -1,0 +1,86 @@
+"""Deterministic skills: parsing, answers, and timers that really fire."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import pytest
+
+from assistant.skills import SkillRegistry, SkillRequest, Timers, default_registry, words_to_numbers
+
+NOW = dt.datetime(2026, 11, 22, 9, 5)
+
+
+def ask(intent: str, text: str, timers: Timers | None = None) -> str | None:
+    return default_registry().run(SkillRequest(text, intent, now=NOW, timers=timers or Timers()))
+
+
+@pytest.mark.parametrize(
+    "words, digits",
+    [("twelve times seven", "12 times 7"), ("two hundred and fifty", "250"), ("seven thirty am", "7 30 am"),
+     ("twenty five thousand three hundred and two", "25302"), ("set a timer", "set a timer")],
+)
+def test_words_to_numbers(words: str, digits: str) -> None:
+    assert words_to_numbers(words) == digits
+
+
+@pytest.mark.parametrize(
+    "intent, text, reply",
+    [
+        ("datetime_query", "what time is it", "It's nine oh five a m."),
+        ("datetime_query", "what's the date today", "Today is Sunday, November twenty-second, twenty twenty-six."),
+        ("qa_maths", "what is twelve times seven", "twelve times seven is eighty-four."),
+        ("qa_maths", "what's 250 divided by 5", "two hundred and fifty divided by five is fifty."),
+        ("qa_maths", "square root of 144", "The square root of one hundred and forty-four is twelve."),
+        ("qa_maths", "how many feet in a mile", "one mile is five thousand, two hundred and eighty feet."),
+        ("qa_maths", "what is 30 degrees celsius in fahrenheit", "thirty degrees Celsius is eighty-six degrees Fahrenheit."),
+        ("weather_query", "will it rain tomorrow", "I can't reach the internet, so I can't check the weather. I run entirely offline."),
+    ],
+)
+def test_skill_answers(intent: str, text: str, reply: str) -> None:
+    assert ask(intent, text) == reply
+
+
+def test_currency_uses_stated_fixed_rates() -> None:
+    reply = ask("qa_currency", "convert 100 euros to dollars")
+    assert reply is not None and "one hundred and eight dollars" in reply and "fixed rates" in reply
+    assert ask("qa_currency", "how is the euro doing") is None  # one currency: the LLM answers
+
+
+def test_alarms_set_list_remove() -> None:
+    timers = Timers()
+    assert ask("alarm_set", "wake me up at seven thirty am tomorrow", timers) == "Alarm set for seven thirty a m tomorrow."
+    assert ask("alarm_set", "set a timer for five minutes", timers) == "Okay, a timer for five minutes, starting now."
+    listed = ask("alarm_query", "what alarms do i have", timers)
+    assert listed is not None and listed.startswith("You have two:")
+    assert ask("alarm_remove", "cancel all my alarms", timers) == "Cancelled two alarms and timers."
+    assert ask("alarm_query", "any alarms", timers) == "You have no alarms or timers set."
+    assert ask("alarm_set", "set an alarm", timers) is None  # no time given: the LLM asks
+
+
+def test_timers_really_fire() -> None:
+    fired: list[str] = []
+
+    async def run() -> None:
+        timers = Timers(on_fire=lambda t: fired.append(t.label), loop=asyncio.get_running_loop())
+        timers.add("short timer", dt.datetime.now() + dt.timedelta(seconds=0.2))
+        cancelled = timers.add("cancelled timer", dt.datetime.now() + dt.timedelta(seconds=0.2))
+        timers.remove(cancelled.id)
+        await asyncio.sleep(0.5)
+
+    asyncio.run(run())
+    assert fired == ["short timer"]
+
+
+def test_register_with_decorator_and_trigger() -> None:
+    reg = SkillRegistry()
+
+    @reg.skill("general_joke", trigger=r"\bknock knock\b")
+    def joke(req: SkillRequest) -> str:
+        return "Who's there?"
+
+    assert "general_joke" in reg
+    assert reg.triggered("Knock knock!") == "general_joke"
+    assert reg.run(SkillRequest("tell me a joke", "general_joke")) == "Who's there?"
+    assert default_registry().triggered("set a timer for ten minutes") == "alarm_set"

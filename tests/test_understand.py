@@ -1,0 +1,52 @@
+"""Understanding: the n-best classifier and the policy, on real models."""
+
+from __future__ import annotations
+
+import threading
+
+from assistant import Assistant
+from assistant.events import Hypothesis as H
+from assistant.respond import History, intent_grammar, unsure_message
+
+
+def test_classifier_is_confident_on_plain_requests(assistant: Assistant) -> None:
+    clf = assistant.classifier
+    for text, intent in [("wake me up at nine am on friday", "alarm_set"), ("what's the weather like in paris", "weather_query"),
+                         ("play some jazz", "play_music"), ("what is twelve times seven", "qa_maths")]:
+        r = clf.classify([H(text, 0.0, 1.0)])
+        assert r.intent == intent and r.confidence > 0.6, (text, r)
+        assert abs(sum(p for _, p in r.candidates) - 1) < 0.2
+
+
+def test_nbest_fusion_recovers_from_a_wrong_first_hypothesis(assistant: Assistant) -> None:
+    clf = assistant.classifier
+    nbest = [H("what's the whether like to day", -0.5, 0.45), H("what's the weather like today", -0.6, 0.40),
+             H("what's the weather like to day", -0.7, 0.15)]
+    fused = clf.classify(nbest)
+    assert fused.intent == "weather_query"
+    assert fused.confidence > clf.classify(nbest[:1]).confidence
+
+
+def test_policy_routes(assistant: Assistant) -> None:
+    und = assistant.understander
+    assert und.understand((H("what time is it", 0, 1),)).route == "skill"
+    assert und.understand((H("set a timer for five minutes", 0, 1),)).skill_reply.startswith("Okay, a timer")
+    factoid = und.understand((H("who wrote romeo and juliet", 0, 1),))
+    assert factoid.route == "llm" and factoid.intent == "qa_factoid"
+    gibberish = und.understand((H("blorp fizzle wug", 0, 1),))
+    assert gibberish.route != "skill"  # never a wrong skill for something outside every intent
+
+
+def test_unsure_turn_lets_the_llm_choose_within_the_candidates(assistant: Assistant) -> None:
+    und = assistant.understander
+    u = und.understand((H("blorp fizzle wug zap", 0, 1),))
+    from dataclasses import replace
+
+    u = replace(u, llm_decides=True)
+    assert "Heard:" in unsure_message(u)
+    grammar = intent_grammar([c for c, _ in u.candidates])
+    assert '"out_of_scope"' in grammar
+    choice = assistant.responder.decide_intent(u, History())
+    assert choice in {c for c, _ in u.candidates} | {"out_of_scope"}
+    pieces = list(assistant.responder.stream(u, History(), threading.Event()))
+    assert any(not isinstance(p, str) for p in pieces) and "".join(p for p in pieces if isinstance(p, str)).strip()
