@@ -151,6 +151,7 @@ async def _respond(input_path: str, output_path: str) -> int:
     if not Path(output_path).expanduser().resolve().parent.is_dir():
         raise AssistantError(f"output folder does not exist: {Path(output_path).parent}")
     bot = Assistant()
+    bot.config.duplex.realtime_output = False  # a file, not a listener: no need to pace the reply
     t0 = time.perf_counter()
     bot.load()
     load_s = time.perf_counter() - t0

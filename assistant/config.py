@@ -120,6 +120,31 @@ class TTSConfig:
 
 
 @dataclass
+class DuplexConfig:
+    """Listening while speaking: pacing, echo, barge-in and false starts."""
+
+    realtime_output: bool = True
+    """Send reply audio at playback pace (plus ``playback_lead_ms``) rather than as fast
+    as it is made, so a stop is immediate and the server knows what was heard."""
+    playback_lead_ms: int = 200
+    """How far ahead of playback reply audio is sent (the client's buffer)."""
+    echo_suppression: bool = True
+    """Subtract the assistant's own voice, as played, from the microphone."""
+    strict_speech_threshold: float = 0.65
+    """Silero threshold to start speech while the assistant speaks (normally ``vad.speech_threshold``)."""
+    strict_start_ms: int = 96
+    """Speech needed to count as started while the assistant speaks (normally ``vad.start_ms``)."""
+    confirm_ms: int = 400
+    """Speech lasting this long while the assistant speaks is a real interruption. Shorter
+    speech pauses the reply until its transcript shows whether it was a backchannel."""
+    backchannels: tuple[str, ...] = (
+        "mm hm", "mhm", "mm", "hm", "hmm", "uh huh", "uh", "um", "ah", "oh", "yeah", "yep", "yes", "ok", "okay",
+        "right", "sure", "i see", "got it", "cool", "nice",
+    )
+    """Short utterances that acknowledge rather than interrupt: the reply resumes."""
+
+
+@dataclass
 class Config:
     """Everything a session needs; build with :meth:`from_env` to honour overrides."""
 
@@ -128,6 +153,7 @@ class Config:
     llm: LLMConfig = field(default_factory=LLMConfig)
     tts: TTSConfig = field(default_factory=TTSConfig)
     understand: UnderstandConfig = field(default_factory=UnderstandConfig)
+    duplex: DuplexConfig = field(default_factory=DuplexConfig)
     model_dir: Path = field(default_factory=default_model_dir)
 
     @classmethod

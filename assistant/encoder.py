@@ -66,6 +66,15 @@ class SentenceEncoder:
         """Mean-pooled, unit-length states after every layer (the last is the sentence embedding)."""
         if not texts:
             return [np.zeros((0, self.dim), dtype=np.float32)]
+        return self._forward(texts)[0]
+
+    def token_states(self, text: str) -> tuple[np.ndarray, list[tuple[int, int]]]:
+        """Per-token states of every layer, concatenated (tokens x layers*384), and each token's
+        character span in ``text`` ((0, 0) for the special tokens)."""
+        _, states, enc = self._forward([text])
+        return np.concatenate([s[0] for s in states], axis=1), list(enc[0].offsets)
+
+    def _forward(self, texts: list[str]) -> tuple[list[np.ndarray], list[np.ndarray], list]:  # type: ignore[type-arg]
         enc = self.tokenizer.encode_batch([t.lower() for t in texts])
         ids = np.array([e.ids for e in enc], dtype=np.int64)
         mask = np.array([e.attention_mask for e in enc], dtype=np.float32)
@@ -82,7 +91,7 @@ class SentenceEncoder:
             pooled = (h * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1e-9)
             return (pooled / np.linalg.norm(pooled, axis=1, keepdims=True).clip(1e-12)).astype(np.float32)
 
-        states = []
+        pooled_states, token_states = [], []
         for i in range(self.layers):
             p = f"encoder.layer.{i}."
 
@@ -106,5 +115,6 @@ class SentenceEncoder:
             h = _gelu(lin(x, "intermediate.dense"))
             x = _layer_norm(x + lin(h, "output.dense"),
                             w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], self.eps)
-            states.append(pool(x))
-        return states
+            pooled_states.append(pool(x))
+            token_states.append(x)
+        return pooled_states, token_states, enc

@@ -126,6 +126,32 @@ class ReplyDone(Event):
 
 
 @dataclass(frozen=True)
+class ReplyPaused(Event):
+    """The person started speaking over the reply: its audio stops until we know more."""
+
+    type: ClassVar[str] = "response.paused"
+
+
+@dataclass(frozen=True)
+class ReplyResumed(Event):
+    """It was a false start (a cough, "mm-hm"): the reply carries on where it stopped."""
+
+    type: ClassVar[str] = "response.resumed"
+
+
+@dataclass(frozen=True)
+class Interrupted(Event):
+    """The person cut in: the reply is cancelled; the client must flush its playback now.
+
+    ``heard_text`` is what the assistant's turn in the history was cut to (an
+    estimate until the client reports its playback position).
+    """
+
+    type: ClassVar[str] = "interrupt"
+    heard_text: str
+
+
+@dataclass(frozen=True)
 class ErrorEvent(Event):
     """Something went wrong in a turn; the session carries on."""
 

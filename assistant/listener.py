@@ -18,13 +18,14 @@ import asyncio
 import itertools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from .asr import LocalAgreement, Recognizer, Transcript
 from .config import INPUT_SAMPLE_RATE, Config
+from .echo import EchoSuppressor
 from .events import Event, SpeechStarted, SpeechStopped, TranscriptFinal, TranscriptPartial
 from .metrics import TurnClocks
 from .vad import Dropped, Endpointer, FrameVAD, Pause, SpeechStart, Utterance
@@ -71,13 +72,30 @@ class Listener:
         self._jobs: asyncio.Queue[_Job | None] = asyncio.Queue()
         self._turn = 0
         self._position = 0  # samples consumed
+        self._received = 0  # samples queued
         self._last_partial = 0
         self._waiting = False  # the recognise task is idle, waiting for a job
+        self.echo = EchoSuppressor(max_delay_ms=config.duplex.playback_lead_ms + 400)
         self.decode_seconds = 0.0  # compute spent decoding (for the real-time factor)
         self.vad_seconds = 0.0
 
+    @property
+    def position(self) -> int:
+        """Input samples received so far (the input stream's clock)."""
+        return self._received
+
+    def strict(self, on: bool) -> None:
+        """Stricter speech start while the assistant speaks (its own voice may leak in)."""
+        d, v = self.config.duplex, self.config.vad
+        self.endpointer.config = replace(
+            v, speech_threshold=d.strict_speech_threshold if on else v.speech_threshold,
+            start_ms=d.strict_start_ms if on else v.start_ms,
+        )
+
     async def feed(self, audio: np.ndarray | None) -> None:
         """Queue audio (float32, 16 kHz mono); ``None`` ends the stream."""
+        if audio is not None:
+            self._received += len(audio)
         await self._audio_q.put(audio)
 
     def tasks(self, prefix: str) -> list[asyncio.Task[None]]:
@@ -108,6 +126,8 @@ class Listener:
         while True:
             chunk = await self._audio_q.get()
             t0 = time.perf_counter()
+            if chunk is not None and self.config.duplex.echo_suppression and self.echo.active:
+                chunk = self.echo.process(chunk, self._position)
             found = ep.feed(chunk) if chunk is not None else ep.flush()
             self.vad_seconds += time.perf_counter() - t0
             if chunk is not None:
@@ -178,8 +198,9 @@ class Listener:
                     clock.mark("asr_done")
                     clock.info["speculative_final"] = float(task is not None)
                     await self._send(TranscriptFinal(job.turn_id, result.text, result.nbest))
-                else:  # Dropped: a noise, not a request
+                else:  # Dropped: a noise, not a request; its turn closes with no words
                     self._drop_turn(job.turn_id, speculative, agreements)
+                    await self._send(TranscriptFinal(job.turn_id, "", ()))
 
     @staticmethod
     def _drop_turn(turn: int, speculative: dict[tuple[int, int], asyncio.Task[object]], agreements: dict[int, LocalAgreement]) -> None:

@@ -3,51 +3,68 @@
 ::
 
     audio --> [listen --> recognise] --> understand --> respond --> speak --> events
-               Listener (listener.py)        (n-best ->     (LLM,       (Piper,
-               VAD, partials, n-best final    request)       chunked)    frames)
+               Listener (listener.py)     (n-best ->     (LLM,       (Piper,
+               VAD, partials, n-best      request,       chunked)    paced frames)
+               final, echo suppression    barge-in)
 
 Each arrow is an ``asyncio.Queue`` read by one long-lived task. Every item that
-crosses a queue carries its turn id, so a turn's timings and leftovers can be
-told apart from the next turn's. ``None`` on a queue means "no more input": it
-flows down the pipeline and ends the event stream once everything before it is
-done.
+crosses a queue carries its turn id; a cancelled turn's leftovers are dropped by
+every stage and by :meth:`Session.events`. ``None`` on a queue means "no more
+input": it flows down the pipeline and ends the event stream once everything
+before it is done.
+
+Full duplex: the listening path never stops. Reply audio leaves at playback pace,
+and what was played is handed to the listener's echo suppressor as its
+reference. When the person speaks over a reply, the reply pauses at once; speech
+that goes on (``confirm_ms``) or has real words interrupts it (cancel, drop,
+``interrupt`` event, history cut to what was heard); a backchannel ("mm-hm", a
+cough) resumes it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 import numpy as np
+import soxr
 
+from .asr import word_key
 from .audio import float_to_pcm16, pcm16_to_float
 from .chunker import Chunker
 from .config import INPUT_SAMPLE_RATE, Config
 from .events import (
     ErrorEvent,
     Event,
+    Interrupted,
     ReplyAudio,
     ReplyDone,
+    ReplyPaused,
+    ReplyResumed,
     ReplyTextDelta,
     SessionCreated,
+    SpeechStarted,
+    SpeechStopped,
     TranscriptFinal,
+    TranscriptPartial,
     Understood,
 )
-from .respond import History
-from .threads import iterate_in_thread
-from .respond import IntentChoice
-from .skills import Timer, Timers
-from .understand import Understanding
 from .listener import Listener
 from .metrics import TurnClocks
+from .respond import Exchange, History, IntentChoice
+from .skills import Timer, Timers
+from .threads import iterate_in_thread
+from .understand import Understanding
 
 if TYPE_CHECKING:
     from .api import Assistant
 
 P = TypeVar("P")
+_Q = asyncio.Queue
 
 
 @dataclass(frozen=True)
@@ -60,23 +77,53 @@ class Item(Generic[P]):
 
 @dataclass(frozen=True)
 class SpeechChunk:
-    """Text for the synthesizer; ``last`` closes the turn's reply (whose full text is ``reply``)."""
+    """Text for the synthesizer at ``offset`` in the reply; ``last`` closes the turn's reply."""
 
     text: str
+    offset: int = 0
     last: bool = False
     reply: str = ""
 
 
-_Q = asyncio.Queue
+@dataclass
+class Playback:
+    """What was sent of one turn's reply: samples, and text marks to map samples to words."""
+
+    rate: int
+    samples: int = 0
+    marks: list[tuple[int, int]] = field(default_factory=list)  # (samples at frame end, reply chars)
+
+    def chars_at(self, sample: int) -> int:
+        """Reply characters spoken by ``sample``."""
+        chars = 0
+        for end, c in self.marks:
+            if end > sample:
+                break
+            chars = c
+        return chars
+
+
+def cut_to_words(text: str, chars: int) -> str:
+    """``text`` cut at ``chars``, back to the last whole word."""
+    if chars >= len(text):
+        return text
+    head = text[:chars]
+    if chars < len(text) and not text[chars].isspace() and " " in head:
+        head = head[: head.rfind(" ")]
+    elif " " not in head and chars < len(text) and not text[chars].isspace():
+        head = ""
+    return head.strip()
 
 
 class Session:
     """A live conversation with the assistant.
 
-    Push 16 kHz mono audio with :meth:`send_audio`, read :class:`~assistant.events.Event`
-    objects from :meth:`events`. Call :meth:`end_audio` when the input is over (a file
-    ended) to let the last turn finish, and :meth:`close` (or use ``async with``) to
-    stop every task.
+    Push 16 kHz mono audio with :meth:`send_audio` (it may keep coming while the
+    assistant speaks), read :class:`~assistant.events.Event` objects from
+    :meth:`events`. On an ``interrupt`` event a client flushes its playback and
+    may report how far it got with :meth:`report_playback`. Call :meth:`end_audio`
+    when the input is over (a file ended) to let the last turn finish, and
+    :meth:`close` (or use ``async with``) to stop every task.
     """
 
     def __init__(self, assistant: Assistant, config: Config | None = None) -> None:
@@ -85,10 +132,8 @@ class Session:
         self.id = uuid.uuid4().hex[:12]
         self.history = History()
         self.clocks = TurnClocks()
-        self.listener = Listener(
-            assistant.recognizer, assistant.silero_path, self.config, self._new_turn, self.clocks
-        )
         self.timers = Timers(on_fire=self._timer_fired)
+        self.listener = Listener(assistant.recognizer, assistant.silero_path, self.config, self._new_turn, self.clocks)
         self._reply_q: _Q[Item[Understanding] | None] = asyncio.Queue()
         self._speech_q: _Q[Item[SpeechChunk] | None] = asyncio.Queue()
         self._out_q: _Q[Event | None] = asyncio.Queue()
@@ -96,6 +141,20 @@ class Session:
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
         self._input_ended = False
+        # Duplex state, owned by this session's tasks (one event loop: no locks needed).
+        self._cancelled: set[int] = set()
+        self._cancel_flags: dict[int, threading.Event] = {}
+        self._resume = asyncio.Event()
+        self._resume.set()
+        self._playing: int | None = None  # turn whose audio is being played
+        self._play_until = 0.0  # loop time when the last sent frame finishes playing
+        self._barge: tuple[int, int] | None = None  # (reply turn paused, the new speech's turn)
+        self._barge_timer: asyncio.TimerHandle | None = None
+        self._playback: dict[int, Playback] = {}
+        self._exchanges: dict[int, Exchange] = {}  # turn -> its entry in the history
+        self._full_replies: dict[int, str] = {}
+        self._last_reply_turn: int | None = None
+        self._play_start = 0.0
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -123,6 +182,10 @@ class Session:
             return
         self._closed = True
         self.timers.close()
+        if self._barge_timer:
+            self._barge_timer.cancel()
+        for flag in self._cancel_flags.values():
+            flag.set()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -150,12 +213,31 @@ class Session:
             self._input_ended = True
             await self.listener.feed(None)
 
+    async def say(self, text: str) -> int:
+        """Make the assistant speak ``text`` as a turn of its own (announcements, tests); returns the turn id."""
+        turn = self._new_turn()
+        self.clocks[turn].mark("understood")
+        await self._reply_q.put(Item(turn, Understanding(text, (), "announcement", 1.0, skill_reply=text)))
+        return turn
+
+    def report_playback(self, turn_id: int, audio_end_ms: float) -> str | None:
+        """The client played ``audio_end_ms`` of ``turn_id``'s reply: cut the history to that.
+
+        Returns the text now in the history for that turn (None if unknown turn).
+        """
+        pb = self._playback.get(turn_id)
+        if pb is None or turn_id not in self._exchanges:
+            return None
+        return self._truncate(turn_id, int(audio_end_ms * pb.rate / 1000))
+
     async def events(self) -> AsyncIterator[Event]:
         """Events in order until the session ends (after :meth:`end_audio` drains, or :meth:`close`)."""
         while True:
             event = await self._out_q.get()
             if event is None:
                 return
+            if isinstance(event, ReplyAudio) and event.turn_id in self._cancelled:
+                continue  # audio of a cancelled turn never leaves, even if it was already queued
             yield event
 
     async def _emit(self, event: Event) -> None:
@@ -170,18 +252,104 @@ class Session:
         turn = self._new_turn()
         self.clocks[turn].mark("understood")
         note = f"Your {timer.label} is done." if "timer" in timer.label else f"It's time: your {timer.label}."
-        u = Understanding(note, (), "alarm_fired", 1.0, skill_reply=note)
-        self._reply_q.put_nowait(Item(turn, u))
+        self._reply_q.put_nowait(Item(turn, Understanding(note, (), "alarm_fired", 1.0, skill_reply=note)))
+
+    # -- barge-in -------------------------------------------------------------------
+
+    def _assistant_speaking(self) -> bool:
+        loop = asyncio.get_running_loop()
+        return self._playing is not None or loop.time() < self._play_until
+
+    def _pause(self, reply_turn: int, speech_turn: int) -> None:
+        self._barge = (reply_turn, speech_turn)
+        self._resume.clear()
+        self._out_q.put_nowait(ReplyPaused(reply_turn))
+        loop = asyncio.get_running_loop()
+        self._barge_timer = loop.call_later(self.config.duplex.confirm_ms / 1000, self._confirm_barge, speech_turn)
+
+    def _confirm_barge(self, speech_turn: int) -> None:
+        # Still speaking after confirm_ms: a real interruption.
+        if self._barge and self._barge[1] == speech_turn and self.listener.endpointer.in_speech:
+            self._interrupt()
+
+    def _resume_reply(self) -> None:
+        if self._barge_timer:
+            self._barge_timer.cancel()
+        if self._barge:
+            self._out_q.put_nowait(ReplyResumed(self._barge[0]))
+        self._barge = None
+        self._resume.set()
+
+    def _interrupt(self) -> None:
+        """Cancel the paused reply: drop its work and queued audio, tell the client, cut the history."""
+        if not self._barge:
+            return
+        reply_turn, _ = self._barge
+        self._barge = None
+        if self._barge_timer:
+            self._barge_timer.cancel()
+        self._cancelled.add(reply_turn)
+        if flag := self._cancel_flags.get(reply_turn):
+            flag.set()
+        # The interrupt jumps the queue: queued audio of the cancelled turn is dropped.
+        pending: list[Event | None] = []
+        while not self._out_q.empty():
+            ev = self._out_q.get_nowait()
+            if not (isinstance(ev, ReplyAudio) and ev.turn_id == reply_turn):
+                pending.append(ev)
+        pb = self._playback.get(reply_turn)
+        lead = self.config.duplex.playback_lead_ms * (pb.rate if pb else 0) // 1000
+        heard = self._truncate(reply_turn, max(0, pb.samples - lead) if pb else 0)
+        self._out_q.put_nowait(Interrupted(reply_turn, heard or ""))
+        for ev in pending:
+            self._out_q.put_nowait(ev)
+        self._playing = None
+        self._play_until = 0.0
+        self.listener.strict(False)
+        self._resume.set()
+
+    def _truncate(self, turn: int, sample: int) -> str:
+        ex = self._exchanges.get(turn)
+        pb = self._playback.get(turn)
+        if ex is None:
+            return ""
+        heard = cut_to_words(self._full_replies.get(turn, ex.assistant), pb.chars_at(sample) if pb else 0)
+        ex.assistant = heard
+        return heard
+
+    def _is_backchannel(self, text: str) -> bool:
+        key = word_key(text).replace("-", " ")
+        return not key or key in self.config.duplex.backchannels
+
+    async def _on_listener_event(self, event: Event) -> bool:
+        """Barge-in rules for one listener event; True when the event's turn is a false start to drop."""
+        if isinstance(event, SpeechStarted) and self._barge is None and self._assistant_speaking():
+            reply_turn = self._playing if self._playing is not None else self._last_reply_turn
+            if reply_turn is not None and reply_turn not in self._cancelled:
+                self._pause(reply_turn, event.turn_id)
+            return False
+        if not self._barge or event.turn_id != self._barge[1]:
+            return False
+        if isinstance(event, TranscriptPartial) and not self._is_backchannel(event.text):
+            self._interrupt()
+        elif isinstance(event, TranscriptFinal):
+            if self._is_backchannel(event.transcript):
+                self._resume_reply()
+                return True
+            self._interrupt()
+        return False
 
     # -- stages -------------------------------------------------------------------
 
     async def _understand(self) -> None:
-        # Forwards the listener's events and turns each non-empty final into a request.
+        # Forwards the listener's events, applies the barge-in rules, and turns
+        # each real final into a request.
         while (event := await self.listener.events.get()) is not None:
+            false_start = await self._on_listener_event(event)
             await self._emit(event)
             if not isinstance(event, TranscriptFinal):
                 continue
-            if not event.nbest:
+            if false_start or not event.nbest:
                 self.clocks.pop(event.turn_id)
                 continue
             try:
@@ -197,51 +365,117 @@ class Session:
     async def _respond(self) -> None:
         responder = self.assistant.responder
         while (item := await self._reply_q.get()) is not None:
-            turn, request = item.turn_id, item.payload.text
+            turn, u = item.turn_id, item.payload
+            if turn in self._cancelled:
+                continue
             clock = self.clocks[turn]
             chunker = Chunker()
             reply = ""
+            offset = 0
+            # The exchange goes into the history now, so an interruption can cut the
+            # reply to what was heard even while it is still being written.
+            ex = self.history.add(u.text) if u.nbest else None
+            if ex is not None:
+                self._exchanges[turn] = ex
+            before = self.history.before(ex)
+            cancel = self._cancel_flags.setdefault(turn, threading.Event())
+            self._last_reply_turn = turn
+
+            async def put(chunk: str) -> None:
+                nonlocal offset
+                at = reply.find(chunk, offset)
+                offset = at + len(chunk) if at >= 0 else offset
+                clock.mark("first_chunk")
+                await self._speech_q.put(Item(turn, SpeechChunk(chunk, max(at, 0))))
+
+            def skill(intent: str, u: Understanding = u) -> str | None:
+                return self.assistant.understander.run_skill(intent, u, self.timers)
+
             try:
-                u = item.payload
-
-                def skill(intent: str, u: Understanding = u) -> str | None:
-                    return self.assistant.understander.run_skill(intent, u, self.timers)
-
-                async for piece in iterate_in_thread(lambda c: responder.stream(u, self.history, c, skill)):
+                async for piece in iterate_in_thread(lambda c: responder.stream(u, before, c, skill)):
+                    if cancel.is_set():
+                        break
                     if isinstance(piece, IntentChoice):
                         await self._emit(Understood(turn, u.text, piece.intent, None, u.candidates, u.route, "llm"))
                         continue
                     clock.mark("first_token")
                     reply += piece
+                    self._set_reply(turn, reply)
                     await self._emit(ReplyTextDelta(turn, piece))
                     for chunk in chunker.push(piece):
-                        clock.mark("first_chunk")
-                        await self._speech_q.put(Item(turn, SpeechChunk(chunk)))
+                        await put(chunk)
             except Exception as err:
                 await self._emit(ErrorEvent(turn, f"reply generation failed: {err}", "llm_error"))
+                if not reply:  # say so rather than go silent
+                    reply = "Sorry, something went wrong there."
+                    self._set_reply(turn, reply)
+                    for chunk in chunker.push(reply + " "):
+                        await put(chunk)
+            if turn in self._cancelled:
+                continue
             for chunk in chunker.flush():
-                clock.mark("first_chunk")
-                await self._speech_q.put(Item(turn, SpeechChunk(chunk)))
-            reply = reply.strip()
-            self.history.add(request, reply)
-            await self._speech_q.put(Item(turn, SpeechChunk("", last=True, reply=reply)))
+                await put(chunk)
+            await self._speech_q.put(Item(turn, SpeechChunk("", last=True, reply=reply.strip())))
         await self._speech_q.put(None)
+
+    def _set_reply(self, turn: int, reply: str) -> None:
+        self._full_replies[turn] = reply.strip()
+        ex = self._exchanges.get(turn)
+        if ex is not None and turn not in self._cancelled:
+            ex.assistant = reply.strip()
 
     async def _speak(self) -> None:
         synth = self.assistant.synthesizer
         rate = synth.sample_rate
+        duplex = self.config.duplex
+        loop = asyncio.get_running_loop()
+        lead = duplex.playback_lead_ms / 1000
+        to_16k = soxr.ResampleStream(rate, INPUT_SAMPLE_RATE, 1, dtype="float32")
         while (item := await self._speech_q.get()) is not None:
             turn, chunk = item.turn_id, item.payload
+            if turn in self._cancelled:
+                continue
             clock = self.clocks[turn]
+            pb = self._playback.setdefault(turn, Playback(rate))
+            cancel = self._cancel_flags.setdefault(turn, threading.Event())
             if chunk.text:
                 try:
                     async for frame in iterate_in_thread(lambda c: synth.frames(chunk.text, c)):
+                        if not self._resume.is_set():
+                            await self._resume.wait()  # paused by speech over the reply
+                        if cancel.is_set() or turn in self._cancelled:
+                            break
+                        if duplex.realtime_output:
+                            if self._playing != turn or pb.samples == 0:
+                                self._playing = turn
+                                self._play_start = loop.time() - pb.samples / rate
+                                self.listener.strict(True)
+                            due = self._play_start + pb.samples / rate - lead
+                            if (delay := due - loop.time()) > 0:
+                                await asyncio.sleep(delay)
+                            if not self._resume.is_set():
+                                await self._resume.wait()
+                                self._play_start = loop.time() - pb.samples / rate + lead
+                            if cancel.is_set() or turn in self._cancelled:
+                                break
                         clock.mark("first_audio")
                         await self._emit(ReplyAudio(turn, float_to_pcm16(frame.audio), rate))
+                        if duplex.echo_suppression:
+                            self.listener.echo.played(to_16k.resample_chunk(frame.audio), self.listener.position)
+                        pb.samples += len(frame.audio)
+                        pb.marks.append((pb.samples, chunk.offset + frame.spoken_chars))
+                        self._play_until = loop.time() + lead + len(frame.audio) / rate
                 except Exception as err:
                     await self._emit(ErrorEvent(turn, f"speech synthesis failed: {err}", "tts_error"))
-            if chunk.last:
+            if chunk.last and turn not in self._cancelled:
                 clock.mark("done")
                 await self._emit(ReplyDone(turn, chunk.reply, clock.metrics()))
                 self.clocks.pop(turn)
+                if self._playing == turn:
+                    self._playing = None
+                    loop.call_later(max(0.0, self._play_until - loop.time()), self._maybe_relax)
         await self._out_q.put(None)
+
+    def _maybe_relax(self) -> None:
+        if not self._assistant_speaking():
+            self.listener.strict(False)

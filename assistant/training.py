@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -106,6 +107,76 @@ def train(data: Path, slurp: Path | None, out: Path, c: float = 10.0) -> dict[st
     return metrics
 
 
+def bio_tags(text: str, slots: tuple[tuple[str, str], ...], offsets: list[tuple[int, int]]) -> list[str]:
+    """Per-piece BIO tags for ``text`` given its (type, value) slots, located left to right."""
+    from .slots import word_starts
+
+    spans, pos = [], 0
+    low = text.lower()
+    for typ, value in slots:
+        i = low.find(value.lower(), pos)
+        if i < 0:
+            continue
+        spans.append((i, i + len(value), typ))
+        pos = i + len(value)
+    tags = []
+    for (start, end), first in zip(offsets, word_starts(offsets, text)):
+        tag = "O"
+        for a, b, typ in spans:
+            if end > start and a <= start < b:
+                tag = ("B-" if start == a else "I-") + typ
+        tags.append(tag)
+    return tags
+
+
+def train_slots(data: Path, out: Path, c: float = 1.0) -> dict[str, float]:
+    """Fit the BIO slot tagger on MASSIVE train word-piece states; write slots.npz/json."""
+    from sklearn.linear_model import LogisticRegression
+
+    from .intents import SLOT_TYPES
+    from .slots import SlotTagger
+
+    rows = read_examples(data)
+    train_ex = [e for e in rows if e.partition == "train"]
+    dev_ex = [e for e in rows if e.partition == "dev"]
+    encoder = SentenceEncoder(ModelStore().path_for("sentence-encoder"))
+    tags = ["O"] + [f"{p}-{t}" for t in SLOT_TYPES for p in ("B", "I")]
+    index = {t: i for i, t in enumerate(tags)}
+    xs, ys = [], []
+    for e in train_ex:
+        states, offsets = encoder.token_states(e.text)
+        for vec, tag, (a, b) in zip(states, bio_tags(e.text, e.slots, offsets), offsets):
+            if b > a:
+                xs.append(vec)
+                ys.append(index[tag])
+    model = LogisticRegression(C=c, max_iter=120, random_state=SEED)
+    model.fit(np.asarray(xs, dtype=np.float32), np.asarray(ys))
+    print(f"slot tagger: {len(xs)} word pieces, {model.n_iter_[0]} iterations", file=sys.stderr)
+    w = np.zeros((len(tags), model.coef_.shape[1]), dtype=np.float32)
+    b = np.full(len(tags), -1e4, dtype=np.float32)  # tags never seen in training are never predicted
+    w[model.classes_] = model.coef_
+    b[model.classes_] = model.intercept_
+    np.savez_compressed(out / "slots.npz", w=w.astype(np.float16), b=b)
+    (out / "slots.json").write_text(json.dumps({"tags": tags}))
+    tagger = SlotTagger(encoder, out)
+    return {"slot_f1_dev": slot_f1(tagger, dev_ex)}
+
+
+def slot_f1(tagger, examples: list) -> float:  # type: ignore[no-untyped-def,type-arg]
+    """Micro F1 over (type, value) pairs, values compared case-insensitively."""
+    from collections import Counter
+
+    tp = fp = fn = 0
+    for e in examples:
+        gold = Counter((t, v.lower().strip()) for t, v in e.slots)
+        pred = Counter((s.type, s.value.lower().strip()) for s in tagger.tag(e.text))
+        hit = sum((gold & pred).values())
+        tp += hit
+        fp += sum(pred.values()) - hit
+        fn += sum(gold.values()) - hit
+    return round(2 * tp / max(1, 2 * tp + fp + fn), 4)
+
+
 def _accuracy(clf: IntentClassifier, examples: list) -> float:  # type: ignore[type-arg]
     hits = 0
     for i in range(0, len(examples), 64):
@@ -141,8 +212,14 @@ def main() -> None:
     parser.add_argument("--slurp", type=Path, default=SHARED / "slurp_devel.jsonl")
     parser.add_argument("--out", type=Path, default=HEAD_DIR)
     parser.add_argument("--C", type=float, default=10.0)
+    parser.add_argument("--only", choices=["intent", "slots", "both"], default="both")
     args = parser.parse_args()
-    print(json.dumps(train(args.data, args.slurp, args.out, args.C)))
+    metrics: dict[str, float] = {}
+    if args.only in ("intent", "both"):
+        metrics |= train(args.data, args.slurp, args.out, args.C)
+    if args.only in ("slots", "both"):
+        metrics |= train_slots(args.data, args.out)
+    print(json.dumps(metrics))
 
 
 if __name__ == "__main__":
