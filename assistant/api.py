@@ -33,6 +33,7 @@ from .respond import Responder
 from .session import Session
 from .skills import SkillRegistry, default_registry
 from .tts import ENGINES, Synthesizer
+from .slots import SlotTagger
 from .understand import Understander
 
 
@@ -63,6 +64,7 @@ class Assistant:
         """Load every model now (a few seconds) rather than on the first turn."""
         for name in ("silero_path", "recognizer", "understander", "responder", "synthesizer"):
             getattr(self, name)
+        self.responder.warm_up()
         return self
 
     def session(self, config: Config | None = None) -> Session:
@@ -102,7 +104,8 @@ class Assistant:
 
     @cached_property
     def understander(self) -> Understander:
-        return Understander(self.classifier, self.skills, self.config.understand)
+        with self._load_lock:
+            return Understander(self.classifier, self.skills, self.config.understand, SlotTagger(self.encoder))
 
     @cached_property
     def responder(self) -> Responder:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+from collections import Counter
 import json
 import sys
 import time
@@ -308,6 +309,7 @@ async def bench_intent(data: Path, mode: str = "text", snr: float | None = None,
     voice = Synthesizer(EspeakEngine(bot.config.tts), bot.config.tts) if mode == "speech" else None
     rng = np.random.default_rng(7)
     hits = {"policy": 0, "classifier": 0, "1best": 0}
+    slot_counts = [0, 0, 0]  # true positives, predicted, gold
     latencies: list[float] = []
     routes: dict[str, int] = {}
     llm_calls = 0
@@ -333,6 +335,11 @@ async def bench_intent(data: Path, mode: str = "text", snr: float | None = None,
             intent = bot.responder.decide_intent(u)
             llm_calls += 1
         routes[u.route] = routes.get(u.route, 0) + 1
+        gold = Counter((t, v.lower().strip()) for t, v in ex.slots)
+        pred = Counter((sl.type, sl.value.lower().strip()) for sl in u.slots)
+        slot_counts[0] += sum((gold & pred).values())
+        slot_counts[1] += sum(pred.values())
+        slot_counts[2] += sum(gold.values())
         hits["policy"] += intent == ex.intent
         hits["classifier"] += fused.intent == ex.intent
         hits["1best"] += one.intent == ex.intent
@@ -346,11 +353,217 @@ async def bench_intent(data: Path, mode: str = "text", snr: float | None = None,
         "accuracy": round(hits["policy"] / n, 4),
         "accuracy_classifier": round(hits["classifier"] / n, 4),
         "accuracy_1best": round(hits["1best"] / n, 4),
-        "slot_f1": None,
+        "slot_f1": round(2 * slot_counts[0] / max(1, slot_counts[1] + slot_counts[2]), 4),
         "latency_ms_p50": _round(percentile(latencies, 50), 2),
         "latency_ms_p95": _round(percentile(latencies, 95), 2),
         "routes": routes,
         "llm_decisions": llm_calls,
+    }
+
+
+def _sample_requests() -> list[tuple[str, np.ndarray]]:
+    from .models import MODELS_ROOT
+
+    manifest = MODELS_ROOT.parent / "samples" / "samples.tsv"
+    return [(p.name, load_audio(p)) for p, _ in read_manifest(manifest)]
+
+
+async def _open_client(bot: Assistant, url: str | None, **kw: Any) -> Any:
+    from .simclient import InProcess, SimulatedClient, WebSocket
+
+    if url:
+        transport: Any = await WebSocket.connect(url)
+    else:
+        session = bot.session()
+        await session.start()
+        transport = InProcess(session)
+    client = SimulatedClient(transport, **kw)
+    await client.start()
+    return client
+
+
+async def bench_latency(url: str | None = None, repeats: int = 1) -> dict[str, Any]:
+    """Voice-to-voice latency of spoken requests streamed at real-time pace by a simulated client."""
+    bot = Assistant()
+    if not url:
+        bot.load()
+    requests = _sample_requests()
+    client = await _open_client(bot, url)
+    rows: list[dict[str, Any]] = []
+    try:
+        await client.stream(silence(0.5))
+        for rep in range(repeats):
+            for name, audio in requests:
+                seen = len(client.log)
+                await client.stream(np.concatenate([audio, silence(0.3)]))
+                deadline = time.perf_counter() + 20
+                while time.perf_counter() < deadline:
+                    if any(r.event.get("type") == "response.done" for r in client.log[seen:]) and not client.playing():
+                        break
+                    await client.stream(silence(0.2))
+                await client.stream(silence(0.3))
+                rows.append(_turn_row(client, seen, name))
+                print(f"{name}: {rows[-1]}", file=sys.stderr)
+    finally:
+        await client.close()
+    ok = [r for r in rows if r.get("v2v_ms") is not None]
+
+    def med(key: str, subset: list[dict[str, Any]] = ok) -> float | None:
+        return _round(percentile([r[key] for r in subset if r.get(key) is not None], 50))
+
+    return {
+        "turns": len(ok),
+        "failed_turns": len(rows) - len(ok),
+        "v2v_ms_p50": med("v2v_ms"),
+        "v2v_ms_p95": _round(percentile([r["v2v_ms"] for r in ok], 95)),
+        "skill_v2v_ms_p50": med("v2v_ms", [r for r in ok if r["route"] == "skill"]),
+        "llm_v2v_ms_p50": med("v2v_ms", [r for r in ok if r["route"] != "skill"]),
+        "endpoint_ms": med("endpoint_ms"),
+        "asr_final_ms": med("asr_final_ms"),
+        "understand_ms": med("understand_ms"),
+        "first_text_ms": med("first_text_ms"),
+        "tts_first_audio_ms": med("tts_first_audio_ms"),
+        "transport": "websocket" if url else "in-process",
+    }
+
+
+def _turn_row(client: Any, seen: int, name: str) -> dict[str, Any]:
+    log = client.log[seen:]
+    stopped = next((r for r in log if r.event.get("type") == "input_audio_buffer.speech_stopped"), None)
+    if stopped is None:
+        return {"file": name, "v2v_ms": None}
+    turn = stopped.event["turn_id"]
+    speech_end = client.sent_at(int(stopped.event["audio_ms"]) * INPUT_SAMPLE_RATE // 1000)
+    audio = next((r for r in log if r.event.get("type") == "response.audio.delta" and r.event.get("turn_id") == turn), None)
+    done = next((r for r in log if r.event.get("type") == "response.done" and r.event.get("turn_id") == turn), None)
+    understood = next((r for r in log if r.event.get("type") == "assistant.understood" and r.event.get("turn_id") == turn), None)
+    if audio is None or speech_end is None:
+        return {"file": name, "v2v_ms": None}
+    metrics = done.event.get("metrics", {}) if done else {}
+    return {
+        "file": name,
+        "route": understood.event.get("route") if understood else "?",
+        "v2v_ms": (audio.at - speech_end) * 1000,
+        "endpoint_ms": (stopped.at - speech_end) * 1000,
+        **{k: metrics.get(k) for k in ("asr_final_ms", "understand_ms", "first_text_ms", "tts_first_audio_ms")},
+    }
+
+
+LONG_REPLY = (
+    "Once upon a time, a small robot lived in a quiet house by the sea. Every morning it watched the waves "
+    "roll in, and every evening it counted the stars until it fell asleep. One day a storm came, and the "
+    "robot had to decide whether to stay inside or help the boats find their way home."
+)
+
+
+def _onset(audio: np.ndarray) -> int:
+    """First sample of the first 20 ms frame louder than -40 dBFS."""
+    from .audio import rms_dbfs
+
+    for i in range(0, len(audio), 320):
+        if rms_dbfs(audio[i : i + 320]) > -40:
+            return i
+    return 0
+
+
+def _cough(rng: np.random.Generator) -> np.ndarray:
+    n = int(0.18 * INPUT_SAMPLE_RATE)
+    env = np.exp(-np.linspace(0, 6, n)) * np.minimum(1, np.linspace(0, 8, n))
+    return (0.3 * rng.standard_normal(n) * env).astype(np.float32)
+
+
+async def bench_bargein(trials: int = 10) -> dict[str, Any]:
+    """Barge-in: stop time, misses, and false interruptions from echo and backchannels."""
+    from .audio import resample
+    from .session import cut_to_words
+    from .skills import default_registry
+    from .tts import Synthesizer
+    from .tts.espeak import EspeakEngine
+
+    skills = default_registry()
+    skills.register("general_quirky", lambda req: LONG_REPLY, trigger=r"\bstory\b")
+    bot = Assistant(skills=skills).load()
+    other_voice = Synthesizer(EspeakEngine(bot.config.tts), bot.config.tts)
+
+    def voice(text: str) -> np.ndarray:
+        return resample(other_voice.synthesize(text), other_voice.sample_rate, INPUT_SAMPLE_RATE)
+
+    ask = voice("Tell me a story.")
+    interruptions = [(n, a) for n, a in _sample_requests() if not n.startswith("what_time")]
+    backchannels = [("mm-hmm", voice("mm hmm")), ("uh-huh", voice("uh huh")), ("yeah", voice("yeah"))]
+    rng = np.random.default_rng(11)
+    stops: list[float] = []
+    missed = false_echo = false_back = trunc_ok = trunc_n = 0
+    n_speech = n_echo = n_back = 0
+    kinds = ["speech"] * trials + ["echo"] * max(2, trials // 3) + ["backchannel"] * trials
+    for k, kind in enumerate(kinds):
+        client = await _open_client(bot, None, echo_db=-10.0, echo_delay_ms=float(rng.uniform(30, 80)))
+        session = client.transport.session
+        try:
+            await client.stream(np.concatenate([silence(0.3), ask, silence(0.5)]))
+            deadline = time.perf_counter() + 10
+            while not client.events_of("response.audio.delta") and time.perf_counter() < deadline:
+                await client.stream(silence(0.1))
+            reply = client.events_of("response.audio.delta")
+            if not reply:
+                print(f"trial {k}: the story request got no audio", file=sys.stderr)
+                continue
+            turn = int(reply[0].event["turn_id"])
+            await client.stream(silence(float(rng.uniform(0.8, 2.0))))
+            if kind == "speech":
+                name, audio = interruptions[k % len(interruptions)]
+            elif kind == "backchannel":
+                choice = k % (len(backchannels) + 1)
+                name, audio = ("cough", _cough(rng)) if choice == len(backchannels) else backchannels[choice]
+            else:
+                name, audio = "none", silence(0.1)
+            first_sample = client.sent + _onset(audio)
+            await client.stream(np.concatenate([audio, silence(1.5)]))
+            onset_at = client.sent_at(first_sample) or 0.0
+            if kind == "echo":
+                while client.playing() or not client.events_of("response.done", turn):
+                    await client.stream(silence(0.2))
+                    if time.perf_counter() > deadline + 30:
+                        break
+            await client.stream(silence(0.3))
+            interrupted = bool(client.events_of("interrupt", turn))
+            frames = client.events_of("response.audio.delta", turn)
+            if kind == "speech":
+                n_speech += 1
+                if not interrupted:
+                    missed += 1
+                else:
+                    stops.append(max(0.0, (frames[-1].at - onset_at) * 1000) if frames else 0.0)
+                    # The history must hold only what was heard: the played audio's words.
+                    played = client.played_samples(turn)
+                    ex = session._exchanges.get(turn)
+                    pb = session._playback.get(turn)
+                    heard = cut_to_words(LONG_REPLY, pb.chars_at(int(played * pb.rate / INPUT_SAMPLE_RATE))) if pb else ""
+                    trunc_n += 1
+                    trunc_ok += int(ex is not None and ex.assistant == heard and LONG_REPLY.startswith(ex.assistant)
+                                    and len(ex.assistant) < len(LONG_REPLY))
+            elif kind == "echo":
+                n_echo += 1
+                false_echo += int(interrupted)
+            else:
+                n_back += 1
+                false_back += int(interrupted)
+            heard_words = [r.event.get("transcript") for r in client.events_of(
+                "conversation.item.input_audio_transcription.completed") if r.event.get("turn_id", 0) > turn]
+            print(f"trial {k} {kind} {name}: interrupted={interrupted} heard={heard_words}"
+                  + (f" stop_ms={stops[-1]:.0f}" if kind == "speech" and interrupted else ""), file=sys.stderr)
+        finally:
+            await client.close()
+    return {
+        "trials": n_speech,
+        "stop_ms_p50": _round(percentile(stops, 50)),
+        "stop_ms_p95": _round(percentile(stops, 95)),
+        "missed_rate": round(missed / max(1, n_speech), 3),
+        "false_rate_echo": round(false_echo / max(1, n_echo), 3),
+        "false_rate_backchannel": round(false_back / max(1, n_back), 3),
+        "truncation_ok_rate": round(trunc_ok / max(1, trunc_n), 3),
+        "echo_trials": n_echo,
+        "backchannel_trials": n_back,
     }
 
 
@@ -370,6 +583,10 @@ def run(args: Any) -> int:
     elif args.what == "intent":
         result = asyncio.run(bench_intent(Path(args.data), args.mode, args.snr, args.limit, args.partition,
                                           use_llm=not args.no_llm))
+    elif args.what == "latency":
+        result = asyncio.run(bench_latency(args.url, args.repeats))
+    elif args.what == "bargein":
+        result = asyncio.run(bench_bargein(args.trials))
     elif args.what == "tts":
         result = asyncio.run(bench_tts(repeats=args.repeats))
     else:

@@ -134,12 +134,12 @@ class DuplexConfig:
     """Silero threshold to start speech while the assistant speaks (normally ``vad.speech_threshold``)."""
     strict_start_ms: int = 96
     """Speech needed to count as started while the assistant speaks (normally ``vad.start_ms``)."""
-    confirm_ms: int = 400
+    confirm_ms: int = 500
     """Speech lasting this long while the assistant speaks is a real interruption. Shorter
     speech pauses the reply until its transcript shows whether it was a backchannel."""
     backchannels: tuple[str, ...] = (
-        "mm hm", "mhm", "mm", "hm", "hmm", "uh huh", "uh", "um", "ah", "oh", "yeah", "yep", "yes", "ok", "okay",
-        "right", "sure", "i see", "got it", "cool", "nice",
+        "mm hm", "mm hmm", "mmhmm", "mhm", "mm", "mmm", "hm", "hmm", "uh huh", "uh", "um", "ah", "oh", "yeah",
+        "yep", "yes", "ok", "okay", "right", "sure", "i see", "got it", "cool", "nice", "yeah yeah", "uh uh",
     )
     """Short utterances that acknowledge rather than interrupt: the reply resumes."""
 

@@ -36,8 +36,12 @@ class EchoSuppressor:
         return self._ref_end > 0
 
     def played(self, audio: np.ndarray, at: int) -> None:
-        """Reference ``audio`` (float32, 16 kHz) was played starting at input position ``at``."""
-        at = max(at, self._ref_end - self._size + len(audio))
+        """Reference ``audio`` (float32, 16 kHz) was sent for playback at input position ``at``.
+
+        Playback is continuous: audio sent while earlier audio is still queued plays
+        right after it, so it is placed after the reference already recorded.
+        """
+        at = max(at, self._ref_end)
         idx = (at + np.arange(len(audio))) % self._size
         self._ref[idx] = audio
         self._ref_end = max(self._ref_end, at + len(audio))

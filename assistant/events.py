@@ -90,6 +90,8 @@ class Understood(Event):
     intent: str | None = None
     confidence: float | None = None
     candidates: tuple[tuple[str, float], ...] = ()
+    slots: tuple[tuple[str, str], ...] = ()
+    """(type, value) pairs found in the text."""
     route: str = "llm"
     """Who answers: ``skill``, ``llm``, or ``llm_decides`` (the LLM also picks the intent)."""
     decided_by: str = "classifier"

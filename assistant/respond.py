@@ -94,6 +94,11 @@ class Responder:
     def __init__(self, llm: LLMBackend) -> None:
         self.llm = llm
 
+    def warm_up(self) -> None:
+        """Prefill the fixed system prompt now, so the first turn reuses its cache (~1.5 s saved)."""
+        for _ in self.llm.stream(self.prompt("Hello.", History()), threading.Event(), max_tokens=1):
+            pass
+
     def prompt(self, user_text: str, history: History) -> list[Message]:
         """The messages sent to the LLM for this turn."""
         return [Message("system", SYSTEM_PROMPT), *history.messages, Message("user", user_text)]

@@ -150,6 +150,7 @@ class Session:
         self._play_until = 0.0  # loop time when the last sent frame finishes playing
         self._barge: tuple[int, int] | None = None  # (reply turn paused, the new speech's turn)
         self._barge_timer: asyncio.TimerHandle | None = None
+        self._barge_partial = ""  # latest partial transcript of the speech over the reply
         self._playback: dict[int, Playback] = {}
         self._exchanges: dict[int, Exchange] = {}  # turn -> its entry in the history
         self._full_replies: dict[int, str] = {}
@@ -262,15 +263,24 @@ class Session:
 
     def _pause(self, reply_turn: int, speech_turn: int) -> None:
         self._barge = (reply_turn, speech_turn)
+        self._barge_partial = ""
         self._resume.clear()
         self._out_q.put_nowait(ReplyPaused(reply_turn))
         loop = asyncio.get_running_loop()
         self._barge_timer = loop.call_later(self.config.duplex.confirm_ms / 1000, self._confirm_barge, speech_turn)
 
-    def _confirm_barge(self, speech_turn: int) -> None:
-        # Still speaking after confirm_ms: a real interruption.
-        if self._barge and self._barge[1] == speech_turn and self.listener.endpointer.in_speech:
-            self._interrupt()
+    def _confirm_barge(self, speech_turn: int, waited_ms: int = 0) -> None:
+        # Still speaking after confirm_ms: a real interruption, unless what has been
+        # heard so far is only a backchannel ("mm-hmm" can be long); then look again soon.
+        ep = self.listener.endpointer
+        if not (self._barge and self._barge[1] == speech_turn and ep.in_speech and not ep.in_pause):
+            return
+        waited_ms += self.config.duplex.confirm_ms if waited_ms == 0 else 300
+        if self._barge_partial and self._is_backchannel(self._barge_partial) and waited_ms < 1500:
+            loop = asyncio.get_running_loop()
+            self._barge_timer = loop.call_later(0.3, self._confirm_barge, speech_turn, waited_ms)
+            return
+        self._interrupt()
 
     def _resume_reply(self) -> None:
         if self._barge_timer:
@@ -319,7 +329,20 @@ class Session:
 
     def _is_backchannel(self, text: str) -> bool:
         key = word_key(text).replace("-", " ")
-        return not key or key in self.config.duplex.backchannels
+        return not key or key in self.config.duplex.backchannels or self._is_own_voice(key)
+
+    def _is_own_voice(self, key: str) -> bool:
+        """All the words heard are words the assistant is saying right now: its echo, not the person."""
+        if not self._barge:
+            return False
+        reply = self._full_replies.get(self._barge[0], "")
+        pb = self._playback.get(self._barge[0])
+        if not reply or pb is None:
+            return False
+        # Words spoken in the last ~3 s of sent audio.
+        recent = word_key(reply[pb.chars_at(pb.samples - 3 * pb.rate) : pb.chars_at(pb.samples) + 1]).split()
+        words = key.split()
+        return bool(words) and all(w in recent for w in words)
 
     async def _on_listener_event(self, event: Event) -> bool:
         """Barge-in rules for one listener event; True when the event's turn is a false start to drop."""
@@ -330,8 +353,10 @@ class Session:
             return False
         if not self._barge or event.turn_id != self._barge[1]:
             return False
-        if isinstance(event, TranscriptPartial) and not self._is_backchannel(event.text):
-            self._interrupt()
+        if isinstance(event, TranscriptPartial):
+            self._barge_partial = event.text
+            if not self._is_backchannel(event.text):
+                self._interrupt()
         elif isinstance(event, TranscriptFinal):
             if self._is_backchannel(event.transcript):
                 self._resume_reply()
@@ -358,7 +383,8 @@ class Session:
                 await self._emit(ErrorEvent(event.turn_id, f"understanding failed: {err}", "understand_error"))
                 continue
             self.clocks[event.turn_id].mark("understood")
-            await self._emit(Understood(event.turn_id, u.text, u.intent, u.confidence, u.candidates, u.route))
+            slots = tuple((sl.type, sl.value) for sl in u.slots)
+            await self._emit(Understood(event.turn_id, u.text, u.intent, u.confidence, u.candidates, slots, u.route))
             await self._reply_q.put(Item(event.turn_id, u))
         await self._reply_q.put(None)
 
@@ -396,7 +422,7 @@ class Session:
                     if cancel.is_set():
                         break
                     if isinstance(piece, IntentChoice):
-                        await self._emit(Understood(turn, u.text, piece.intent, None, u.candidates, u.route, "llm"))
+                        await self._emit(Understood(turn, u.text, piece.intent, None, u.candidates, (), u.route, "llm"))
                         continue
                     clock.mark("first_token")
                     reply += piece

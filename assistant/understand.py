@@ -21,6 +21,7 @@ from .config import UnderstandConfig
 from .events import Hypothesis
 from .intents import OUT_OF_SCOPE
 from .skills import SkillRegistry, SkillRequest, Timers
+from .slots import Slot, SlotTagger
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class Understanding:
     intent: str
     confidence: float
     candidates: tuple[tuple[str, float], ...] = ()
+    slots: tuple[Slot, ...] = ()
+    """Slot values found in the chosen text (the tagger's, from the best hypothesis)."""
     skill_reply: str | None = None
     """Set when a skill answered: the reply is this text, no LLM needed."""
     llm_decides: bool = False
@@ -49,6 +52,7 @@ class Understander:
     classifier: IntentClassifier
     skills: SkillRegistry
     config: UnderstandConfig = field(default_factory=UnderstandConfig)
+    tagger: SlotTagger | None = None
 
     def understand(self, nbest: tuple[Hypothesis, ...], timers: Timers | None = None,
                    now: dt.datetime | None = None) -> Understanding:
@@ -59,7 +63,8 @@ class Understander:
         best = max(hyps, key=lambda h: h.posterior)
         text = " ".join(best.text.split())
         result = self.classifier.classify(hyps)
-        base = Understanding(text, hyps, result.intent, result.confidence, result.candidates)
+        slots = tuple(self.tagger.tag(text)) if self.tagger else ()
+        base = Understanding(text, hyps, result.intent, result.confidence, result.candidates, slots)
         claimed = self.skills.triggered(text)
         intent = claimed or result.intent
         if intent in self.skills and (claimed or result.confidence >= self.config.skill_threshold):

@@ -23,6 +23,9 @@ REQUESTS = {
     "capital_of_france": "What is the capital of France?",
     "twelve_times_seven": "What is twelve times seven?",
     "weather_tomorrow": "What will the weather be like tomorrow?",
+    "who_wrote_romeo_and_juliet": "Who wrote Romeo and Juliet?",
+    "tallest_mountain": "What is the tallest mountain in the world?",
+    "fact_about_octopuses": "Tell me a fun fact about octopuses.",
 }
 
 # Real recordings, copied from ../shared/eval/speech-dev (see README.md for sources).
