@@ -534,6 +534,12 @@ async def bench_bargein(trials: int = 10) -> dict[str, Any]:
                     missed += 1
                 else:
                     stops.append(max(0.0, (frames[-1].at - onset_at) * 1000) if frames else 0.0)
+                    started = [r for r in client.events_of("input_audio_buffer.speech_started") if r.at > onset_at - 1]
+                    paused = client.events_of("response.paused", turn)
+                    print(f"   speech_started +{(started[0].at - onset_at) * 1000:.0f} ms" if started else "   no start",
+                          f"paused +{(paused[0].at - onset_at) * 1000:.0f} ms" if paused else "no pause",
+                          f"audio_ms={started[0].event.get('audio_ms') if started else None} onset_sample_ms={first_sample / 16:.0f}",
+                          file=sys.stderr)
                     # The history must hold only what was heard: the played audio's words.
                     played = client.played_samples(turn)
                     ex = session._exchanges.get(turn)

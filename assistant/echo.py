@@ -24,9 +24,14 @@ class EchoSuppressor:
     samples starting at ``at``.
     """
 
-    def __init__(self, max_delay_ms: int = 400, history_s: float = 4.0) -> None:
+    def __init__(self, max_delay_ms: int = 400, history_s: float = 4.0, analysis_ms: int = 128) -> None:
         self.max_delay = max_delay_ms * INPUT_SAMPLE_RATE // 1000
         self._size = int(history_s * INPUT_SAMPLE_RATE)
+        # The delay is estimated on the last ``analysis_ms`` of microphone audio, not on one
+        # short chunk: voiced speech is periodic, and a 20 ms window matches many delays.
+        self._analysis = analysis_ms * INPUT_SAMPLE_RATE // 1000
+        self._mic = np.zeros(0, dtype=np.float32)
+        self._mic_end = 0
         self._ref = np.zeros(self._size, dtype=np.float32)  # ring indexed by input sample position
         self._ref_end = 0  # input position just past the newest reference sample
         self._delay: int | None = None
@@ -57,13 +62,20 @@ class EchoSuppressor:
     def process(self, mic: np.ndarray, at: int) -> np.ndarray:
         """Residual of ``mic`` (input positions ``at`` ...) once the echo is taken out."""
         n = len(mic)
+        if self._mic_end != at:  # a gap in the stream: start the history afresh
+            self._mic = np.zeros(0, dtype=np.float32)
+        self._mic = np.concatenate([self._mic, mic])[-self._analysis :]
+        self._mic_end = at + n
         if not self.active or n == 0 or at - self.max_delay > self._ref_end:
             return mic
-        window = self._reference(at - self.max_delay, n + self.max_delay)
+        m = len(self._mic)
+        start = at + n - m
+        window = self._reference(start - self.max_delay, m + self.max_delay)
         if not np.any(window):
             return mic
-        delay = self._find_delay(mic, window)
-        ref = window[self.max_delay - delay : self.max_delay - delay + n]
+        delay = self._find_delay(self._mic, window)
+        k = self.max_delay - delay + (m - n)  # where this chunk's echo sits in the window
+        ref = window[k : k + n]
         energy = float(ref @ ref)
         if energy < 1e-8:
             return mic
@@ -84,7 +96,7 @@ class EchoSuppressor:
         if self._delay is not None:
             # Keep the tracked delay unless another is clearly better (delays drift, they don't jump).
             k = self.max_delay - self._delay
-            if 0 <= k < len(score) and score[k] >= 0.9 * score[best]:
+            if 0 <= k < len(score) and score[k] >= 0.97 * score[best]:
                 return self._delay
         if score[best] < 0.5:  # no clear echo in this frame: don't learn a delay from it
             return self._delay if self._delay is not None else self.max_delay - best
