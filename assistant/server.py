@@ -112,6 +112,9 @@ class Server:
             kind = None
         if kind == "input_audio_buffer.end":
             await session.end_audio()
+        elif kind == "conversation.item.truncate" and isinstance(event.get("turn_id"), int) \
+                and isinstance(event.get("audio_end_ms"), (int, float)):
+            session.report_playback(event["turn_id"], float(event["audio_end_ms"]))
         else:
             await ws.send(
                 json.dumps({"type": "error", "turn_id": 0, "code": "bad_event", "message": f"unsupported event: {message[:80]}"})

@@ -1,0 +1,121 @@
+"""Full duplex through the real models: barge-in, backchannels, echo, truncation.
+
+A simulated client streams its microphone at real-time pace and plays the
+replies, feeding them back into its microphone as an echo (-10 dB, 50 ms).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import numpy as np
+
+from assistant import Assistant, load_audio
+from assistant.audio import resample
+from assistant.bench import LONG_REPLY
+from assistant.pacing import silence
+from assistant.simclient import InProcess, SimulatedClient
+from assistant.skills import default_registry
+from assistant.tts import Synthesizer
+from assistant.tts.espeak import EspeakEngine
+from conftest import SAMPLES
+
+
+def story_bot(assistant: Assistant) -> Assistant:
+    """The shared models, with a skill that tells a long story (a long, deterministic reply)."""
+    skills = default_registry()
+    skills.register("general_quirky", lambda req: LONG_REPLY, trigger=r"\bstory\b")
+    bot = Assistant(assistant.config, assistant.store, skills)
+    for name in ("silero_path", "recognizer", "synthesizer", "responder", "classifier", "encoder"):
+        bot.__dict__[name] = getattr(assistant, name)
+    return bot
+
+
+def espeak(assistant: Assistant, text: str) -> np.ndarray:
+    v = Synthesizer(EspeakEngine(assistant.config.tts), assistant.config.tts)
+    return resample(v.synthesize(text), v.sample_rate, 16000)
+
+
+async def story_then(bot: Assistant, ask: np.ndarray, then: np.ndarray | None) -> tuple[SimulatedClient, Any, int]:
+    session = bot.session()
+    await session.start()
+    client = SimulatedClient(InProcess(session), echo_db=-10.0, echo_delay_ms=50.0)
+    await client.start()
+    await client.stream(np.concatenate([silence(0.3), ask, silence(0.5)]))
+    for _ in range(60):
+        if client.events_of("response.audio.delta"):
+            break
+        await client.stream(silence(0.1))
+    turn = int(client.events_of("response.audio.delta")[0].event["turn_id"])
+    await client.stream(silence(1.2))
+    if then is not None:
+        await client.stream(np.concatenate([then, silence(1.5)]))
+    return client, session, turn
+
+
+def test_speech_over_the_reply_interrupts_it_and_cuts_the_history(assistant: Assistant) -> None:
+    bot = story_bot(assistant)
+    ask = espeak(assistant, "Tell me a story.")
+
+    async def run() -> None:
+        client, session, turn = await story_then(bot, ask, load_audio(SAMPLES / "what_time_is_it.wav"))
+        try:
+            for _ in range(40):  # let the new request be answered
+                if client.events_of("response.done"):
+                    break
+                await client.stream(silence(0.1))
+            assert client.events_of("response.paused", turn) and client.events_of("interrupt", turn)
+            interrupt = client.events_of("interrupt", turn)[0]
+            # No reply audio of the interrupted turn arrives after the interrupt.
+            assert all(r.at <= interrupt.at for r in client.events_of("response.audio.delta", turn))
+            assert not client.events_of("response.done", turn)
+            # The history holds only what was heard: a strict prefix of the story.
+            heard = session._exchanges[turn].assistant
+            assert heard and LONG_REPLY.startswith(heard) and len(heard) < len(LONG_REPLY) / 2
+            # And the new request was answered.
+            done = client.events_of("response.done")
+            assert done and done[-1].event["text"].startswith("It's ")
+        finally:
+            await client.close()
+
+    asyncio.run(run())
+
+
+def test_a_backchannel_pauses_then_resumes(assistant: Assistant) -> None:
+    bot = story_bot(assistant)
+    ask = espeak(assistant, "Tell me a story.")
+
+    async def run() -> None:
+        client, session, turn = await story_then(bot, ask, espeak(assistant, "yeah"))
+        try:
+            for _ in range(150):
+                if client.events_of("response.done", turn):
+                    break
+                await client.stream(silence(0.2))
+            assert client.events_of("response.paused", turn) and client.events_of("response.resumed", turn)
+            assert not client.events_of("interrupt")
+            assert client.events_of("response.done", turn)[0].event["text"] == LONG_REPLY
+        finally:
+            await client.close()
+
+    asyncio.run(run())
+
+
+def test_its_own_echo_does_not_interrupt_the_assistant(assistant: Assistant) -> None:
+    bot = story_bot(assistant)
+    ask = espeak(assistant, "Tell me a story.")
+
+    async def run() -> None:
+        client, session, turn = await story_then(bot, ask, None)
+        try:
+            for _ in range(150):
+                if client.events_of("response.done", turn):
+                    break
+                await client.stream(silence(0.2))
+            assert not client.events_of("interrupt") and not client.events_of("response.paused")
+            assert client.events_of("response.done", turn)
+        finally:
+            await client.close()
+
+    asyncio.run(run())
