@@ -202,6 +202,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def cmd_talk(args: argparse.Namespace) -> int:
+    from .talk import talk_devices, talk_files
+
+    if (args.input is None) != (args.output is None):
+        raise AssistantError("--input and --output go together (a wav to listen to, a wav for the replies)")
+    if args.input:
+        return asyncio.run(talk_files(args.input, args.output, args.server))
+    return asyncio.run(talk_devices(args.server, args.half_duplex))
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from .server import serve
 
@@ -232,6 +242,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="audio file with the spoken request")
     p.add_argument("output", help="wav file for the spoken reply")
     p.set_defaults(func=cmd_respond)
+
+    p = sub.add_parser("talk", help="talk to it: microphone and speaker, or --input/--output wav files")
+    p.add_argument("--input", help="wav file to use as the microphone (no audio device needed)")
+    p.add_argument("--output", help="wav file for everything the assistant said")
+    p.add_argument("--server", help="ws://host:port/ws of a running `assistant serve` (default: in-process)")
+    p.add_argument("--half-duplex", action="store_true", help="mute the microphone while it speaks (open speakers)")
+    p.set_defaults(func=cmd_talk)
 
     p = sub.add_parser("bench", help="benchmarks; each prints one JSON object as its last line with --json")
     bench = p.add_subparsers(dest="what", required=True)

@@ -112,6 +112,13 @@ class Server:
             kind = None
         if kind == "input_audio_buffer.end":
             await session.end_audio()
+        elif kind == "session.update" and isinstance(event.get("session"), dict):
+            try:
+                applied = session.update(event["session"])
+            except AssistantError as err:
+                await ws.send(json.dumps({"type": "error", "turn_id": 0, "code": "bad_setting", "message": str(err)}))
+            else:
+                await ws.send(json.dumps({"type": "session.updated", "turn_id": 0, "session": applied}))
         elif kind == "conversation.item.truncate" and isinstance(event.get("turn_id"), int) \
                 and isinstance(event.get("audio_end_ms"), (int, float)):
             session.report_playback(event["turn_id"], float(event["audio_end_ms"]))

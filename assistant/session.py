@@ -24,6 +24,7 @@ cough) resumes it.
 from __future__ import annotations
 
 import asyncio
+import copy
 import threading
 import uuid
 from collections.abc import AsyncIterator
@@ -37,6 +38,7 @@ from .asr import word_key
 from .audio import float_to_pcm16, pcm16_to_float
 from .chunker import Chunker
 from .config import INPUT_SAMPLE_RATE, Config
+from .errors import AssistantError
 from .events import (
     ErrorEvent,
     Event,
@@ -128,7 +130,8 @@ class Session:
 
     def __init__(self, assistant: Assistant, config: Config | None = None) -> None:
         self.assistant = assistant
-        self.config = config or assistant.config
+        # A copy: settings a client changes apply to this session only.
+        self.config = copy.deepcopy(config or assistant.config)
         self.id = uuid.uuid4().hex[:12]
         self.history = History()
         self.clocks = TurnClocks()
@@ -220,6 +223,38 @@ class Session:
         self.clocks[turn].mark("understood")
         await self._reply_q.put(Item(turn, Understanding(text, (), "announcement", 1.0, skill_reply=text)))
         return turn
+
+    #: Settings a client may change: name -> (section, field, type, min, max).
+    UPDATABLE = {
+        "silence_ms": ("vad", "silence_ms", int, 100, 3000),
+        "min_speech_ms": ("vad", "min_speech_ms", int, 0, 2000),
+        "max_utterance_s": ("vad", "max_utterance_s", float, 1.0, 60.0),
+        "speech_threshold": ("vad", "speech_threshold", float, 0.1, 0.95),
+        "nbest": ("asr", "nbest", int, 1, 10),
+        "partial_interval_ms": ("asr", "partial_interval_ms", int, 200, 5000),
+        "confirm_ms": ("duplex", "confirm_ms", int, 100, 3000),
+    }
+
+    def update(self, settings: dict[str, object]) -> dict[str, object]:
+        """Change session settings (see :attr:`UPDATABLE`); all or nothing.
+
+        Raises :class:`~assistant.errors.AssistantError` naming the bad setting.
+        """
+        checked: dict[str, object] = {}
+        for name, value in settings.items():
+            if name not in self.UPDATABLE:
+                raise AssistantError(f"unknown setting {name!r}; settable: {', '.join(self.UPDATABLE)}")
+            _, _, kind, lo, hi = self.UPDATABLE[name]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
+                raise AssistantError(f"setting {name!r} must be {'an integer' if kind is int else 'a number'}")
+            if not lo <= value <= hi:
+                raise AssistantError(f"setting {name!r} must be between {lo} and {hi}")
+            checked[name] = kind(value)
+        for name, value in checked.items():
+            section, attr, *_ = self.UPDATABLE[name]
+            setattr(getattr(self.config, section), attr, value)
+        self.listener.endpointer.config = self.config.vad
+        return checked
 
     def report_playback(self, turn_id: int, audio_end_ms: float) -> str | None:
         """The client played ``audio_end_ms`` of ``turn_id``'s reply: cut the history to that.

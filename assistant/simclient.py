@@ -121,6 +121,7 @@ class SimulatedClient:
     _play_turn: int = -1
     _played: dict[int, int] = field(default_factory=dict)  # turn -> output samples played
     _echo: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    audio: list[np.ndarray] = field(default_factory=list)  # reply audio received, at out_rate
     _resampler: Any = None
     _receiver: asyncio.Task[None] | None = None
     sent: int = 0
@@ -145,6 +146,7 @@ class SimulatedClient:
                 self._resampler = soxr.ResampleStream(self.out_rate, INPUT_SAMPLE_RATE, 1, dtype="float32")
             if pcm is not None:
                 audio = pcm16_to_float(pcm)
+                self.audio.append(audio)
                 self.log.append(Received(now, ev, len(audio)))
                 if self._resampler is None:
                     self._resampler = soxr.ResampleStream(self.out_rate, INPUT_SAMPLE_RATE, 1, dtype="float32")

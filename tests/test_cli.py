@@ -110,3 +110,16 @@ def test_bench_asr_json_last_line(tmp_path: Path) -> None:
     bad.write_text("path\ttext\nx.wav\thello\n")
     res = run_cli("bench", "asr", "--manifest", str(bad))
     assert res.returncode == 2 and "'file' and 'transcript'" in res.stderr
+
+
+def test_talk_from_and_to_wav_files_without_audio_devices(tmp_path: Path) -> None:
+    out = tmp_path / "reply.wav"
+    res = run_cli("talk", "--input", str(SAMPLES / "twelve_times_seven.wav"), "--output", str(out))
+    assert res.returncode == 0, res.stderr
+    assert "you: What is 12 times 7?" in res.stdout and "eighty-four" in res.stdout
+    assert sf.info(out).duration > 1.0
+
+
+def test_talk_without_devices_says_what_to_do() -> None:
+    res = run_cli("talk", timeout=120)
+    assert res.returncode == 2 and "--input" in res.stderr and "Traceback" not in res.stderr

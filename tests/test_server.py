@@ -78,3 +78,29 @@ def test_spoken_turn_over_websocket(assistant: Assistant) -> None:
     transcript = next(e for e in events if e["type"] == "conversation.item.input_audio_transcription.completed")
     assert normalise_for_wer(transcript["transcript"]) == "turn on the living room lamp"
     assert audio_bytes > 22050  # more than half a second of 16-bit reply audio
+
+
+def test_session_update_is_validated(assistant: Assistant) -> None:
+    async def run() -> list[dict]:
+        server = await start_server(assistant, port=0)
+        port = server.sockets[0].getsockname()[1]
+        replies = []
+        try:
+            async with connect(f"ws://127.0.0.1:{port}/ws") as ws:
+                await ws.recv()  # session.created
+                for settings in ({"silence_ms": 500, "nbest": 3}, {"silence_ms": "long"}, {"volume": 11},
+                                 {"nbest": 99}):
+                    await ws.send(json.dumps({"type": "session.update", "session": settings}))
+                    replies.append(json.loads(await ws.recv()))
+        finally:
+            server.close()
+            await server.wait_closed()
+        return replies
+
+    ok, wrong_type, unknown, out_of_range = asyncio.run(run())
+    assert ok == {"type": "session.updated", "turn_id": 0, "session": {"silence_ms": 500, "nbest": 3}}
+    assert wrong_type["code"] == "bad_setting" and "integer" in wrong_type["message"]
+    assert unknown["code"] == "bad_setting" and "volume" in unknown["message"]
+    assert out_of_range["code"] == "bad_setting" and "between 1 and 10" in out_of_range["message"]
+    # Settings belong to the session: the shared defaults are untouched.
+    assert assistant.config.vad.silence_ms == 300
