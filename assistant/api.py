@@ -19,6 +19,8 @@ Example::
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 
@@ -60,11 +62,25 @@ class Assistant:
         # cached_property is not thread-safe; sessions may touch models from worker threads.
         self._load_lock = threading.RLock()
 
-    def load(self) -> Assistant:
-        """Load every model now (a few seconds) rather than on the first turn."""
-        for name in ("silero_path", "recognizer", "understander", "responder", "synthesizer"):
+    def load(self, progress: Callable[[str], None] | None = None) -> Assistant:
+        """Load every model now (a few seconds) rather than on the first turn.
+
+        ``progress`` is told what is loading and how long each step took.
+        """
+        steps = [
+            ("voice activity detector", "silero_path"), ("speech recogniser", "recognizer"),
+            ("intent classifier and slot tagger", "understander"), ("language model", "responder"),
+            ("voice", "synthesizer"),
+        ]
+        for label, name in steps:
+            t0 = time.perf_counter()
             getattr(self, name)
+            if progress:
+                progress(f"loaded the {label} in {time.perf_counter() - t0:.1f} s")
+        t0 = time.perf_counter()
         self.responder.warm_up()
+        if progress:
+            progress(f"prefilled the system prompt in {time.perf_counter() - t0:.1f} s")
         return self
 
     def session(self, config: Config | None = None) -> Session:

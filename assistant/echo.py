@@ -93,11 +93,6 @@ class EchoSuppressor:
         norms = np.maximum(np.sqrt(np.convolve(window**2, np.ones(n), "valid")[: len(corr)]), 0.01)
         score = corr / norms / (float(np.linalg.norm(mic)) + 1e-9)  # correlation coefficient per delay
         best = int(np.argmax(score))
-        if self._delay is not None:
-            # Keep the tracked delay unless another is clearly better (delays drift, they don't jump).
-            k = self.max_delay - self._delay
-            if 0 <= k < len(score) and score[k] >= 0.97 * score[best]:
-                return self._delay
         if score[best] < 0.5:  # no clear echo in this frame: don't learn a delay from it
             return self._delay if self._delay is not None else self.max_delay - best
         self._delay = self.max_delay - best

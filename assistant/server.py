@@ -70,8 +70,9 @@ class Server:
         self.web_root = web_root
 
     def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        if request.path.split("?", 1)[0] == WS_PATH:
-            return None  # go on with the WebSocket handshake
+        upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
+        if request.path.split("?", 1)[0] == WS_PATH or upgrade:
+            return None  # go on with the WebSocket handshake (on /ws, or any path a client upgrades)
         return _static_response(self.web_root, request.path)
 
     async def handle(self, ws: ServerConnection) -> None:
@@ -138,7 +139,7 @@ async def serve(host: str = "127.0.0.1", port: int = 8765, assistant: Assistant 
     """Load the models, then serve until cancelled."""
     bot = assistant or Assistant()
     print("loading models ...", flush=True)
-    bot.load()
+    bot.load(progress=lambda msg: print(f"  {msg}", flush=True))
     async with await start_server(bot, host, port):
         print(f"assistant listening on http://{host}:{port}/ (WebSocket at ws://{host}:{port}{WS_PATH})", flush=True)
         await asyncio.Future()

@@ -368,10 +368,14 @@ class Session:
 
     def _is_own_voice(self, key: str) -> bool:
         """All the words heard are words the assistant is saying right now: its echo, not the person."""
-        if not self._barge:
+        if self._barge:
+            reply_turn: int | None = self._barge[0]
+        elif self._assistant_speaking():
+            reply_turn = self._playing if self._playing is not None else self._last_reply_turn
+        else:
             return False
-        reply = self._full_replies.get(self._barge[0], "")
-        pb = self._playback.get(self._barge[0])
+        reply = self._full_replies.get(reply_turn, "") if reply_turn is not None else ""
+        pb = self._playback.get(reply_turn) if reply_turn is not None else None
         if not reply or pb is None:
             return False
         # Words spoken in the last ~3 s of sent audio.
@@ -387,7 +391,9 @@ class Session:
                 self._pause(reply_turn, event.turn_id)
             return False
         if not self._barge or event.turn_id != self._barge[1]:
-            return False
+            # Not speech over a paused reply; still, words that are all the reply's own are its echo.
+            return isinstance(event, TranscriptFinal) and bool(event.transcript) and self._is_own_voice(
+                word_key(event.transcript))
         if isinstance(event, TranscriptPartial):
             self._barge_partial = event.text
             if not self._is_backchannel(event.text):

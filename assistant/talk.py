@@ -53,7 +53,7 @@ async def _connect(server: str | None) -> Any:
         except OSError as err:
             raise AssistantError(f"cannot reach {server}: {err}") from None
     print("loading models …", file=sys.stderr, flush=True)
-    bot = Assistant().load()
+    bot = Assistant().load(progress=lambda msg: print(f"  {msg}", file=sys.stderr, flush=True))
     session = bot.session()
     await session.start()
     return InProcess(session)
