@@ -495,7 +495,7 @@ async def bench_bargein(trials: int = 10) -> dict[str, Any]:
     stops: list[float] = []
     missed = false_echo = false_back = trunc_ok = trunc_n = 0
     n_speech = n_echo = n_back = 0
-    kinds = ["speech"] * trials + ["echo"] * max(2, trials // 3) + ["backchannel"] * trials
+    kinds = ["speech"] * trials + ["echo"] * max(2, trials // 2) + ["backchannel"] * trials
     for k, kind in enumerate(kinds):
         client = await _open_client(bot, None, echo_db=-10.0, echo_delay_ms=float(rng.uniform(30, 80)))
         session = client.transport.session

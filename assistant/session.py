@@ -364,7 +364,10 @@ class Session:
 
     def _is_backchannel(self, text: str) -> bool:
         key = word_key(text).replace("-", " ")
-        return not key or key in self.config.duplex.backchannels or self._is_own_voice(key)
+        phrases = self.config.duplex.backchannels
+        # "mm mm", "yeah yeah": every word a backchannel word counts too.
+        tokens = {w for p in phrases for w in p.split() if len(p.split()) == 1}
+        return not key or key in phrases or all(w in tokens for w in key.split()) or self._is_own_voice(key)
 
     def _is_own_voice(self, key: str) -> bool:
         """All the words heard are words the assistant is saying right now: its echo, not the person."""
@@ -381,7 +384,8 @@ class Session:
         # Words spoken in the last ~3 s of sent audio.
         recent = word_key(reply[pb.chars_at(pb.samples - 3 * pb.rate) : pb.chars_at(pb.samples) + 1]).split()
         words = key.split()
-        return bool(words) and all(w in recent for w in words)
+        # Echo residue often comes out as a fragment of a word ("side" from "inside").
+        return bool(words) and all(w in recent or (len(w) >= 3 and any(w in r for r in recent)) for w in words)
 
     async def _on_listener_event(self, event: Event) -> bool:
         """Barge-in rules for one listener event; True when the event's turn is a false start to drop."""
