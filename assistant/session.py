@@ -154,6 +154,8 @@ class Session:
         self._barge: tuple[int, int] | None = None  # (reply turn paused, the new speech's turn)
         self._barge_timer: asyncio.TimerHandle | None = None
         self._barge_partial = ""  # latest partial transcript of the speech over the reply
+        self._barge_start_ms = 0
+        self._barge_speech_ms = 10**9  # how long that speech lasted, once it stopped
         self._playback: dict[int, Playback] = {}
         self._exchanges: dict[int, Exchange] = {}  # turn -> its entry in the history
         self._full_replies: dict[int, str] = {}
@@ -311,7 +313,9 @@ class Session:
         if not (self._barge and self._barge[1] == speech_turn and ep.in_speech and not ep.in_pause):
             return
         waited_ms += self.config.duplex.confirm_ms if waited_ms == 0 else 300
-        if self._barge_partial and self._is_backchannel(self._barge_partial) and waited_ms < 1500:
+        # No words yet (the first partial is still being decoded), or only a backchannel or
+        # the assistant's own words: wait for the words rather than cut the reply on a sound.
+        if (not self._barge_partial or self._is_backchannel(self._barge_partial)) and waited_ms < 1500:
             loop = asyncio.get_running_loop()
             self._barge_timer = loop.call_later(0.3, self._confirm_barge, speech_turn, waited_ms)
             return
@@ -392,18 +396,23 @@ class Session:
         if isinstance(event, SpeechStarted) and self._barge is None and self._assistant_speaking():
             reply_turn = self._playing if self._playing is not None else self._last_reply_turn
             if reply_turn is not None and reply_turn not in self._cancelled:
+                self._barge_start_ms, self._barge_speech_ms = event.audio_ms, 10**9
                 self._pause(reply_turn, event.turn_id)
             return False
         if not self._barge or event.turn_id != self._barge[1]:
             # Not speech over a paused reply; still, words that are all the reply's own are its echo.
             return isinstance(event, TranscriptFinal) and bool(event.transcript) and self._is_own_voice(
                 word_key(event.transcript))
+        if isinstance(event, SpeechStopped):
+            self._barge_speech_ms = event.audio_ms - self._barge_start_ms
         if isinstance(event, TranscriptPartial):
             self._barge_partial = event.text
             if not self._is_backchannel(event.text):
                 self._interrupt()
         elif isinstance(event, TranscriptFinal):
-            if self._is_backchannel(event.transcript):
+            # A blip shorter than any real interruption ("stop" takes longer) is a false start,
+            # whatever Whisper made of it.
+            if self._barge_speech_ms < self.config.duplex.min_interrupt_ms or self._is_backchannel(event.transcript):
                 self._resume_reply()
                 return True
             self._interrupt()

@@ -19,7 +19,7 @@ from assistant.simclient import InProcess, SimulatedClient
 from assistant.skills import default_registry
 from assistant.tts import Synthesizer
 from assistant.tts.espeak import EspeakEngine
-from conftest import SAMPLES
+from conftest import ROOT, SAMPLES
 
 
 def story_bot(assistant: Assistant) -> Assistant:
@@ -61,7 +61,7 @@ def test_speech_over_the_reply_interrupts_it_and_cuts_the_history(assistant: Ass
     async def run() -> None:
         client, session, turn = await story_then(bot, ask, load_audio(SAMPLES / "what_time_is_it.wav"))
         try:
-            for _ in range(40):  # let the new request be answered
+            for _ in range(80):  # let the new request be answered
                 if client.events_of("response.done"):
                     break
                 await client.stream(silence(0.1))
@@ -73,9 +73,11 @@ def test_speech_over_the_reply_interrupts_it_and_cuts_the_history(assistant: Ass
             # The history holds only what was heard: a strict prefix of the story.
             heard = session._exchanges[turn].assistant
             assert heard and LONG_REPLY.startswith(heard) and len(heard) < len(LONG_REPLY) / 2
-            # And the new request was answered.
-            done = client.events_of("response.done")
-            assert done and done[-1].event["text"].startswith("It's ")
+            # And the new request was heard and answered.
+            finals = [r.event["transcript"] for r in client.events_of(
+                "conversation.item.input_audio_transcription.completed") if r.event["turn_id"] > turn]
+            assert any("time" in f.lower() for f in finals), finals
+            assert [r for r in client.events_of("response.done") if r.event["turn_id"] > turn]
         finally:
             await client.close()
 
@@ -94,7 +96,12 @@ def test_a_backchannel_pauses_then_resumes(assistant: Assistant) -> None:
                     break
                 await client.stream(silence(0.2))
             assert client.events_of("response.paused", turn) and client.events_of("response.resumed", turn)
-            assert not client.events_of("interrupt")
+            seen = [(round(r.at - client.started, 2), r.event) for r in client.log
+                    if r.event.get("type") not in ("response.audio.delta", "response.text.delta")]
+            if client.events_of("interrupt"):  # keep the evidence for whoever debugs this
+                (ROOT / "artifacts").mkdir(exist_ok=True)
+                (ROOT / "artifacts" / "duplex_echo_events.txt").write_text("\n".join(map(str, seen)))
+            assert not client.events_of("interrupt"), "see artifacts/duplex_echo_events.txt"
             assert client.events_of("response.done", turn)[0].event["text"] == LONG_REPLY
         finally:
             await client.close()
@@ -115,7 +122,12 @@ def test_its_own_echo_does_not_interrupt_the_assistant(assistant: Assistant) -> 
                 await client.stream(silence(0.2))
             # Never an interruption; the reply is spoken to the end. (A rare residual-echo
             # blip may pause it for a moment; it then resumes, which the bench counts.)
-            assert not client.events_of("interrupt")
+            seen = [(round(r.at - client.started, 2), r.event) for r in client.log
+                    if r.event.get("type") not in ("response.audio.delta", "response.text.delta")]
+            if client.events_of("interrupt"):  # keep the evidence for whoever debugs this
+                (ROOT / "artifacts").mkdir(exist_ok=True)
+                (ROOT / "artifacts" / "duplex_echo_events.txt").write_text("\n".join(map(str, seen)))
+            assert not client.events_of("interrupt"), "see artifacts/duplex_echo_events.txt"
             assert client.events_of("response.done", turn)[0].event["text"] == LONG_REPLY
         finally:
             await client.close()
