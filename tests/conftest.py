@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from assistant import Assistant
@@ -17,6 +18,18 @@ def sample_transcripts() -> dict[str, str]:
     """File name -> reference transcript for every sample."""
     with (SAMPLES / "samples.tsv").open(newline="") as fh:
         return {row["file"]: row["transcript"] for row in csv.DictReader(fh, delimiter="\t")}
+
+
+def noise(kind: str, seconds: float, seed: int = 0) -> np.ndarray:
+    """Non-speech test audio at 16 kHz: silence, white noise, mains hum or sparse clicks."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(16000 * seconds)) / 16000
+    return {
+        "silence": np.zeros_like(t),
+        "white_noise": 0.05 * rng.standard_normal(t.size),
+        "hum": 0.1 * np.sin(2 * np.pi * 50 * t),
+        "clicks": (rng.random(t.size) > 0.999) * 0.8,
+    }[kind].astype(np.float32)
 
 
 @pytest.fixture(scope="session")

@@ -54,6 +54,21 @@ async def story_then(bot: Assistant, ask: np.ndarray, then: np.ndarray | None) -
     return client, session, turn
 
 
+async def play_to_the_end(client: SimulatedClient, turn: int) -> None:
+    """Keep the microphone going until the story is done; it must not have been interrupted."""
+    for _ in range(150):
+        if client.events_of("response.done", turn):
+            break
+        await client.stream(silence(0.2))
+    if client.events_of("interrupt"):  # keep the evidence for whoever debugs this
+        seen = [(round(r.at - client.started, 2), r.event) for r in client.log
+                if r.event.get("type") not in ("response.audio.delta", "response.text.delta")]
+        (ROOT / "artifacts").mkdir(exist_ok=True)
+        (ROOT / "artifacts" / "duplex_events.txt").write_text("\n".join(map(str, seen)))
+    assert not client.events_of("interrupt"), "see artifacts/duplex_events.txt"
+    assert client.events_of("response.done", turn)[0].event["text"] == LONG_REPLY
+
+
 def test_speech_over_the_reply_interrupts_it_and_cuts_the_history(assistant: Assistant) -> None:
     bot = story_bot(assistant)
     ask = espeak(assistant, "Tell me a story.")
@@ -91,18 +106,8 @@ def test_a_backchannel_pauses_then_resumes(assistant: Assistant) -> None:
     async def run() -> None:
         client, session, turn = await story_then(bot, ask, espeak(assistant, "yeah"))
         try:
-            for _ in range(150):
-                if client.events_of("response.done", turn):
-                    break
-                await client.stream(silence(0.2))
+            await play_to_the_end(client, turn)
             assert client.events_of("response.paused", turn) and client.events_of("response.resumed", turn)
-            seen = [(round(r.at - client.started, 2), r.event) for r in client.log
-                    if r.event.get("type") not in ("response.audio.delta", "response.text.delta")]
-            if client.events_of("interrupt"):  # keep the evidence for whoever debugs this
-                (ROOT / "artifacts").mkdir(exist_ok=True)
-                (ROOT / "artifacts" / "duplex_echo_events.txt").write_text("\n".join(map(str, seen)))
-            assert not client.events_of("interrupt"), "see artifacts/duplex_echo_events.txt"
-            assert client.events_of("response.done", turn)[0].event["text"] == LONG_REPLY
         finally:
             await client.close()
 
@@ -116,19 +121,9 @@ def test_its_own_echo_does_not_interrupt_the_assistant(assistant: Assistant) -> 
     async def run() -> None:
         client, session, turn = await story_then(bot, ask, None)
         try:
-            for _ in range(150):
-                if client.events_of("response.done", turn):
-                    break
-                await client.stream(silence(0.2))
+            await play_to_the_end(client, turn)
             # Never an interruption; the reply is spoken to the end. (A rare residual-echo
             # blip may pause it for a moment; it then resumes, which the bench counts.)
-            seen = [(round(r.at - client.started, 2), r.event) for r in client.log
-                    if r.event.get("type") not in ("response.audio.delta", "response.text.delta")]
-            if client.events_of("interrupt"):  # keep the evidence for whoever debugs this
-                (ROOT / "artifacts").mkdir(exist_ok=True)
-                (ROOT / "artifacts" / "duplex_echo_events.txt").write_text("\n".join(map(str, seen)))
-            assert not client.events_of("interrupt"), "see artifacts/duplex_echo_events.txt"
-            assert client.events_of("response.done", turn)[0].event["text"] == LONG_REPLY
         finally:
             await client.close()
 

@@ -14,7 +14,7 @@ from assistant.bench import listen_to
 from assistant.events import TranscriptFinal, TranscriptPartial
 from assistant.pacing import silence
 from assistant.textnorm import normalise_for_wer, word_error_rate
-from conftest import SAMPLES
+from conftest import SAMPLES, noise
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -76,14 +76,7 @@ def test_isolated_short_words_are_not_lost(assistant: Assistant) -> None:
 
 @pytest.mark.parametrize("kind", ["silence", "white_noise", "hum", "clicks"])
 def test_no_words_on_silence_or_noise(assistant: Assistant, kind: str) -> None:
-    rng = np.random.default_rng(3)
-    t = np.arange(16000 * 3) / 16000
-    audio = {
-        "silence": np.zeros_like(t),
-        "white_noise": 0.05 * rng.standard_normal(t.size),
-        "hum": 0.1 * np.sin(2 * np.pi * 50 * t),
-        "clicks": (rng.random(t.size) > 0.999) * 0.8,
-    }[kind].astype(np.float32)
+    audio = noise(kind, 3.0, seed=3)
     res = asyncio.run(listen_to(assistant, audio, realtime=False))
     assert res.finals == []
     # Even straight into Whisper, without the VAD in front, no words come out.

@@ -8,7 +8,7 @@ import pytest
 from assistant import Assistant, load_audio
 from assistant.config import VADConfig
 from assistant.vad import Dropped, Endpointer, FrameVAD, SpeechStart, Utterance
-from conftest import SAMPLES
+from conftest import SAMPLES, noise
 
 
 def run(assistant: Assistant, audio: np.ndarray, config: VADConfig | None = None, chunk: int = 320) -> list:
@@ -45,13 +45,7 @@ def test_two_requests_separated_by_silence_are_two_utterances(assistant: Assista
 
 @pytest.mark.parametrize("kind", ["silence", "white_noise", "hum"])
 def test_no_speech_in_silence_or_noise(assistant: Assistant, kind: str) -> None:
-    rng = np.random.default_rng(0)
-    t = np.arange(16000 * 4) / 16000
-    audio = {
-        "silence": np.zeros_like(t),
-        "white_noise": 0.05 * rng.standard_normal(t.size),
-        "hum": 0.1 * np.sin(2 * np.pi * 50 * t),
-    }[kind].astype(np.float32)
+    audio = noise(kind, 4.0)
     assert not [e for e in run(assistant, audio) if isinstance(e, Utterance)]
 
 
