@@ -215,7 +215,7 @@ def cmd_talk(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from .server import serve
 
-    return asyncio.run(serve(host=args.host, port=args.port))
+    return asyncio.run(serve(host=args.host, port=args.port, max_sessions=args.max_sessions, token=args.token))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -280,6 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="WebSocket server and browser page")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--max-sessions", type=int, default=8, help="refuse further connections (close code 1013)")
+    p.add_argument("--token", default=None, help="require this token from clients (or set ASSISTANT_TOKEN)")
     p.set_defaults(func=cmd_serve)
     return parser
 

@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import http
 import json
 import logging
 import mimetypes
+import os
+import signal
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
 from pathlib import Path
 
 from websockets.asyncio.server import Server as WsServer, ServerConnection, serve as ws_serve
@@ -62,20 +67,50 @@ def _static_response(root: Path, url_path: str) -> Response:
     return Response(status.value, status.phrase, headers, body)
 
 
+@dataclass
+class ServerLimits:
+    """What one server accepts."""
+
+    max_sessions: int = 8
+    """Further connections are refused with close code 1013 (try again later)."""
+    token: str | None = None
+    """When set, clients must send it (``?token=...`` or ``Authorization: Bearer ...``)."""
+
+
 class Server:
     """Accepts WebSocket connections and runs one :class:`~assistant.session.Session` each."""
 
-    def __init__(self, assistant: Assistant, web_root: Path = WEB_ROOT) -> None:
+    def __init__(self, assistant: Assistant, web_root: Path = WEB_ROOT, limits: ServerLimits | None = None) -> None:
         self.assistant = assistant
         self.web_root = web_root
+        self.limits = limits or ServerLimits()
+        self.active = 0
 
     def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
         if request.path.split("?", 1)[0] == WS_PATH or upgrade:
+            if self.limits.token and not self._authorised(request):
+                return connection.respond(http.HTTPStatus.UNAUTHORIZED, "a valid token is required\n")
             return None  # go on with the WebSocket handshake (on /ws, or any path a client upgrades)
         return _static_response(self.web_root, request.path)
 
+    def _authorised(self, request: Request) -> bool:
+        query = parse_qs(urlsplit(request.path).query)
+        bearer = request.headers.get("Authorization", "")
+        given = query.get("token", [""])[0] or bearer.removeprefix("Bearer ").strip()
+        return hmac.compare_digest(given.encode(), (self.limits.token or "").encode())
+
     async def handle(self, ws: ServerConnection) -> None:
+        if self.active >= self.limits.max_sessions:
+            await ws.close(1013, f"server full ({self.limits.max_sessions} sessions); try again later")
+            return
+        self.active += 1
+        try:
+            await self._serve_session(ws)
+        finally:
+            self.active -= 1
+
+    async def _serve_session(self, ws: ServerConnection) -> None:
         session = self.assistant.session()
         await session.start()
 
@@ -129,18 +164,31 @@ class Server:
             )
 
 
-async def start_server(assistant: Assistant, host: str = "127.0.0.1", port: int = 8765) -> WsServer:
+async def start_server(
+    assistant: Assistant, host: str = "127.0.0.1", port: int = 8765, limits: ServerLimits | None = None
+) -> WsServer:
     """Start serving on ``host:port`` (port 0 picks a free one); close the returned server to stop."""
-    server = Server(assistant)
+    server = Server(assistant, limits=limits)
     return await ws_serve(server.handle, host, port, process_request=server.process_request, max_size=1 << 20)
 
 
-async def serve(host: str = "127.0.0.1", port: int = 8765, assistant: Assistant | None = None) -> int:
+async def serve(
+    host: str = "127.0.0.1", port: int = 8765, assistant: Assistant | None = None,
+    max_sessions: int = 8, token: str | None = None,
+) -> int:
     """Load the models, then serve until cancelled."""
     bot = assistant or Assistant()
     print("loading models ...", flush=True)
     bot.load(progress=lambda msg: print(f"  {msg}", flush=True))
-    async with await start_server(bot, host, port):
-        print(f"assistant listening on http://{host}:{port}/ (WebSocket at ws://{host}:{port}{WS_PATH})", flush=True)
-        await asyncio.Future()
+    limits = ServerLimits(max_sessions=max_sessions, token=token or os.environ.get("ASSISTANT_TOKEN") or None)
+    server = await start_server(bot, host, port, limits)
+    stop = asyncio.get_running_loop().create_future()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        # Graceful: stop accepting, close every session with 1001 (going away), exit.
+        asyncio.get_running_loop().add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
+    print(f"assistant listening on http://{host}:{port}/ (WebSocket at ws://{host}:{port}{WS_PATH})", flush=True)
+    await stop
+    server.close()
+    await server.wait_closed()
+    print("stopped", flush=True)
     return 0

@@ -1,0 +1,87 @@
+"""Server limits and access: session cap (1013), token, graceful SIGTERM (1001)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from assistant import Assistant
+from assistant.server import ServerLimits, start_server
+from conftest import ROOT
+
+
+def test_extra_sessions_are_refused_with_1013(assistant: Assistant) -> None:
+    async def run() -> tuple[int | None, str]:
+        server = await start_server(assistant, port=0, limits=ServerLimits(max_sessions=1))
+        port = server.sockets[0].getsockname()[1]
+        try:
+            async with connect(f"ws://127.0.0.1:{port}/ws") as first:
+                assert json.loads(await first.recv())["type"] == "session.created"
+                async with connect(f"ws://127.0.0.1:{port}/ws") as second:
+                    with pytest.raises(ConnectionClosed) as closed:
+                        await second.recv()
+                    return closed.value.rcvd.code, closed.value.rcvd.reason
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    code, reason = asyncio.run(run())
+    assert code == 1013 and "server full" in reason
+
+
+def test_a_token_is_required_when_set(assistant: Assistant) -> None:
+    async def run() -> None:
+        server = await start_server(assistant, port=0, limits=ServerLimits(token="s3cret"))
+        port = server.sockets[0].getsockname()[1]
+        try:
+            with pytest.raises(InvalidStatus) as refused:
+                async with connect(f"ws://127.0.0.1:{port}/ws"):
+                    pass
+            assert refused.value.response.status_code == 401
+            async with connect(f"ws://127.0.0.1:{port}/ws?token=s3cret") as ws:
+                assert json.loads(await ws.recv())["type"] == "session.created"
+            async with connect(f"ws://127.0.0.1:{port}/ws", additional_headers={"Authorization": "Bearer s3cret"}) as ws:
+                assert json.loads(await ws.recv())["type"] == "session.created"
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    asyncio.run(run())
+
+
+def test_sigterm_closes_sessions_with_1001_and_exits() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "assistant", "serve", "--port", str(port)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy())
+    try:
+        deadline = time.time() + 120
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "listening" in line or time.time() > deadline:
+                break
+
+        async def run() -> int | None:
+            async with connect(f"ws://127.0.0.1:{port}/ws") as ws:
+                await ws.recv()
+                proc.send_signal(signal.SIGTERM)
+                with pytest.raises(ConnectionClosed) as closed:
+                    while True:
+                        await ws.recv()
+                return closed.value.rcvd.code if closed.value.rcvd else None
+
+        assert asyncio.run(run()) == 1001
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
