@@ -14,7 +14,7 @@ The policy, with thresholds chosen on MASSIVE dev (see ``UnderstandConfig``):
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .classifier import IntentClassifier
 from .config import UnderstandConfig
@@ -70,11 +70,11 @@ class Understander:
         if intent in self.skills and (claimed or result.confidence >= self.config.skill_threshold):
             reply = self.run_skill(intent, base, timers, now)
             if reply is not None:
-                return _replace(base, intent=intent, confidence=1.0 if claimed else base.confidence, skill_reply=reply)
+                return replace(base, intent=intent, confidence=1.0 if claimed else base.confidence, skill_reply=reply)
         if result.coverage < self.config.oos_coverage:
-            return _replace(base, intent=OUT_OF_SCOPE, llm_decides=True)
+            return replace(base, intent=OUT_OF_SCOPE, llm_decides=True)
         if result.confidence < self.config.llm_threshold:
-            return _replace(base, llm_decides=True)
+            return replace(base, llm_decides=True)
         return base
 
     def run_skill(self, intent: str, u: Understanding, timers: Timers | None = None,
@@ -82,9 +82,3 @@ class Understander:
         """The skill's reply for ``intent`` on this request, or None (no skill, or it declined)."""
         req = SkillRequest(u.text, intent, u.nbest, now or dt.datetime.now(), timers or Timers())
         return self.skills.run(req)
-
-
-def _replace(u: Understanding, **changes: object) -> Understanding:
-    from dataclasses import replace
-
-    return replace(u, **changes)  # type: ignore[arg-type]
