@@ -57,6 +57,7 @@ class SentenceEncoder:
         self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=max_tokens)
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self._recent: dict[str, tuple[np.ndarray, list[tuple[int, int]]]] = {}
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Embeddings of ``texts``, shape (len(texts), 384), each of unit length."""
@@ -70,7 +71,14 @@ class SentenceEncoder:
 
     def token_states(self, text: str) -> tuple[np.ndarray, list[tuple[int, int]]]:
         """Per-token states of every layer, concatenated (tokens x layers*384), and each token's
-        character span in ``text`` ((0, 0) for the special tokens)."""
+        character span in ``text`` ((0, 0) for the special tokens and padding).
+
+        The slot tagger asks for the text the classifier has just encoded in a batch: that
+        batch's states are reused instead of running the model again.
+        """
+        recent = self._recent
+        if text in recent:
+            return recent[text]
         _, states, enc = self._forward([text])
         return np.concatenate([s[0] for s in states], axis=1), list(enc[0].offsets)
 
@@ -117,4 +125,9 @@ class SentenceEncoder:
                             w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], self.eps)
             pooled_states.append(pool(x))
             token_states.append(x)
+        # Keep this batch's token states for token_states() (replaced whole: safe across threads).
+        self._recent = {
+            t: (np.concatenate([s[i] for s in token_states], axis=1), list(e.offsets))
+            for i, (t, e) in enumerate(zip(texts, enc))
+        }
         return pooled_states, token_states, enc
