@@ -18,6 +18,7 @@ import numpy as np
 import onnxruntime as ort
 import webrtcvad
 
+from .audio import float_to_pcm16
 from .config import INPUT_SAMPLE_RATE, VADConfig
 
 #: Silero works on 512-sample (32 ms) frames at 16 kHz with 64 samples of context.
@@ -58,7 +59,6 @@ class SileroVAD:
 class FrameDecision:
     """VAD verdict for one frame."""
 
-    index: int
     webrtc: bool
     prob: float
 
@@ -70,20 +70,14 @@ class FrameVAD:
         self.config = config
         self._webrtc = webrtcvad.Vad(config.webrtc_mode)
         self._silero = SileroVAD(silero_path)
-        self._index = 0
 
     def reset(self) -> None:
         self._silero.reset()
-        self._index = 0
 
     def __call__(self, frame: np.ndarray) -> FrameDecision:
-        pcm = (np.clip(frame[-_WEBRTC_SAMPLES:], -1, 1) * 32767).astype("<i2").tobytes()
-        gate = self._webrtc.is_speech(pcm, INPUT_SAMPLE_RATE)
+        gate = self._webrtc.is_speech(float_to_pcm16(frame[-_WEBRTC_SAMPLES:]), INPUT_SAMPLE_RATE)
         # Silero always runs so its recurrent state follows the audio.
-        prob = self._silero(frame)
-        decision = FrameDecision(self._index, gate, prob)
-        self._index += 1
-        return decision
+        return FrameDecision(gate, self._silero(frame))
 
 
 @dataclass(frozen=True)
