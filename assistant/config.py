@@ -135,10 +135,10 @@ class DuplexConfig:
     strict_start_ms: int = 96
     """Speech needed to count as started while the assistant speaks (normally ``vad.start_ms``)."""
     confirm_ms: int = 500
-    min_interrupt_ms: int = 250
-    """Speech over the reply shorter than this is a false start (a blip, a click), whatever its words."""
     """Speech lasting this long while the assistant speaks is a real interruption. Shorter
     speech pauses the reply until its transcript shows whether it was a backchannel."""
+    min_interrupt_ms: int = 250
+    """Speech over the reply shorter than this is a false start (a blip, a click), whatever its words."""
     backchannels: tuple[str, ...] = (
         "mm hm", "mm hmm", "mmhmm", "mhm", "mm", "mmm", "hm", "hmm", "uh huh", "uh", "um", "ah", "oh", "yeah",
         "yep", "yes", "ok", "okay", "right", "sure", "i see", "got it", "cool", "nice", "yeah yeah", "uh uh",

@@ -29,6 +29,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 import numpy as np
@@ -115,6 +116,15 @@ def cut_to_words(text: str, chars: int) -> str:
     elif " " not in head and chars < len(text) and not text[chars].isspace():
         head = ""
     return head.strip()
+
+
+def _sounds_alike(heard: str, said: str) -> bool:
+    """``heard`` is ``said``, a fragment of it, or one letter off (for words of 3+ letters)."""
+    if heard == said:
+        return True
+    if len(heard) < 3:
+        return False
+    return heard in said or SequenceMatcher(None, heard, said).ratio() >= 0.75
 
 
 class Session:
@@ -388,8 +398,13 @@ class Session:
         # Words spoken in the last ~3 s of sent audio.
         recent = word_key(reply[pb.chars_at(pb.samples - 3 * pb.rate) : pb.chars_at(pb.samples) + 1]).split()
         words = key.split()
-        # Echo residue often comes out as a fragment of a word ("side" from "inside").
-        return bool(words) and all(w in recent or (len(w) >= 3 and any(w in r for r in recent)) for w in words)
+        if not words:
+            return False
+        # Residual echo is often misheard: a fragment ("side" from "inside") or a near miss
+        # ("bye" for "by"). Three words in four that sound like the reply's are its echo; a
+        # person cutting in says something else ("wait, stop the story" matches two of four).
+        own = sum(any(_sounds_alike(w, r) for r in recent) for w in words)
+        return own == len(words) if len(words) < 4 else own >= 0.75 * len(words)
 
     async def _on_listener_event(self, event: Event) -> bool:
         """Barge-in rules for one listener event; True when the event's turn is a false start to drop."""

@@ -26,6 +26,18 @@ def test_echo_alone_is_removed(delay_ms: int) -> None:
     assert rms_dbfs(run(mic, ref)) < rms_dbfs(mic) - 40
 
 
+def test_a_jump_in_the_delay_is_followed_at_once() -> None:
+    # Playback stalled for 190 ms and went on: the echo delay grows from 60 to 250 ms.
+    ref = load_audio(SAMPLES / "capital_of_france.wav")
+    half = len(ref) // 2
+    mic = np.zeros(len(ref) + 4000, np.float32)
+    mic[960 : 960 + half] += 0.316 * ref[:half]
+    mic[4000 + half : 4000 + len(ref)] += 0.316 * ref[half:]
+    residual = run(mic, ref)
+    after = slice(4000 + half + 2560, 4000 + len(ref))  # from 160 ms after playback goes on
+    assert rms_dbfs(residual[after]) < rms_dbfs(mic[after]) - 30
+
+
 def test_the_person_is_kept_while_the_echo_goes() -> None:
     ref = load_audio(SAMPLES / "capital_of_france.wav")
     user = load_audio(SAMPLES / "go_forward_ten_meters.wav")[: len(ref)]
