@@ -213,9 +213,15 @@ def cmd_talk(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .server import serve
+    from .server import ServerLimits, serve
 
-    return asyncio.run(serve(host=args.host, port=args.port, max_sessions=args.max_sessions, token=args.token))
+    limits = ServerLimits(
+        max_sessions=args.max_sessions,
+        token=args.token or os.environ.get("ASSISTANT_TOKEN") or None,
+        allowed_origins=tuple(args.allow_origin),
+        idle_timeout_s=args.idle_timeout,
+    )
+    return asyncio.run(serve(host=args.host, port=args.port, limits=limits))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -282,6 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--max-sessions", type=int, default=8, help="refuse further connections (close code 1013)")
     p.add_argument("--token", default=None, help="require this token from clients (or set ASSISTANT_TOKEN)")
+    p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                   help="a browser origin allowed besides the page's own, e.g. https://app.example (repeatable; '*' for any)")
+    p.add_argument("--idle-timeout", type=float, default=300.0, help="close a session silent for this many seconds")
     p.set_defaults(func=cmd_serve)
     return parser
 
@@ -295,6 +304,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # faster-whisper logs every decode at INFO; that is noise in a conversation.
     logging.getLogger("faster_whisper").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    # websockets logs whole handshakes at DEBUG, token included: never below INFO.
+    logging.getLogger("websockets").setLevel(logging.INFO)
     try:
         return int(args.func(args) or 0)
     except AssistantError as err:

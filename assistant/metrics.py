@@ -49,3 +49,8 @@ class TurnClocks:
 
     def pop(self, turn_id: int) -> TurnClock:
         return self._clocks.pop(turn_id, TurnClock())
+
+    def forget_before(self, turn_id: int) -> None:
+        """Drop the clocks of turns older than ``turn_id`` (interrupted turns never pop theirs)."""
+        for old in [t for t in self._clocks if t < turn_id]:
+            del self._clocks[old]

@@ -12,14 +12,12 @@ import asyncio
 import contextlib
 import hmac
 import http
-import json
 import logging
 import mimetypes
-import os
 import signal
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urlsplit
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server as WsServer, ServerConnection, serve as ws_serve
 from websockets.datastructures import Headers
@@ -29,7 +27,12 @@ from websockets.http11 import Request, Response
 from .api import Assistant
 from .errors import AssistantError
 from .events import ReplyAudio
+from .limits import ServerLimits, TokenBucket
+from .outbox import ClientStalled, Outbox
+from .protocol import AudioIn, ClientEvent, InputEnd, ProtocolError, SessionUpdate, Truncate, parse_client_message
 from .session import Session
+
+__all__ = ["Server", "ServerLimits", "WS_PATH", "serve", "start_server"]
 
 log = logging.getLogger(__name__)
 
@@ -67,14 +70,16 @@ def _static_response(root: Path, url_path: str) -> Response:
     return Response(status.value, status.phrase, headers, body)
 
 
-@dataclass
-class ServerLimits:
-    """What one server accepts."""
+@dataclass(frozen=True)
+class Close:
+    """Why the server ends a connection: a WebSocket close code and a reason."""
 
-    max_sessions: int = 8
-    """Further connections are refused with close code 1013 (try again later)."""
-    token: str | None = None
-    """When set, clients must send it (``?token=...`` or ``Authorization: Bearer ...``)."""
+    code: int
+    reason: str
+
+
+def _error(code: str, message: str, turn_id: int = 0) -> dict[str, object]:
+    return {"type": "error", "turn_id": turn_id, "code": code, "message": message}
 
 
 class Server:
@@ -85,14 +90,28 @@ class Server:
         self.web_root = web_root
         self.limits = limits or ServerLimits()
         self.active = 0
+        self.sessions: dict[str, Session] = {}
 
     def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
         if request.path.split("?", 1)[0] == WS_PATH or upgrade:
+            if not self._origin_allowed(request):
+                return connection.respond(http.HTTPStatus.FORBIDDEN, "origin not allowed\n")
             if self.limits.token and not self._authorised(request):
                 return connection.respond(http.HTTPStatus.UNAUTHORIZED, "a valid token is required\n")
             return None  # go on with the WebSocket handshake (on /ws, or any path a client upgrades)
         return _static_response(self.web_root, request.path)
+
+    def _origin_allowed(self, request: Request) -> bool:
+        # A browser always sends Origin: the page's own origin, or one on the allow-list.
+        # This stops any web page the person visits from opening their microphone session.
+        origin = request.headers.get("Origin")
+        if origin is None:
+            return True
+        allowed = self.limits.allowed_origins
+        if "*" in allowed or origin in allowed:
+            return True
+        return urlsplit(origin).netloc.lower() == request.headers.get("Host", "").lower()
 
     def _authorised(self, request: Request) -> bool:
         query = parse_qs(urlsplit(request.path).query)
@@ -113,55 +132,97 @@ class Server:
     async def _serve_session(self, ws: ServerConnection) -> None:
         session = self.assistant.session()
         await session.start()
+        self.sessions[session.id] = session
+        lim = self.limits
+        outbox = Outbox(ws.send, lim.out_audio_s, lim.out_events, lim.stall_timeout_s)
+        log.info("session %s opened", session.id)
 
-        async def pump_out() -> None:
+        async def pump() -> None:
             async for ev in session.events():
                 if isinstance(ev, ReplyAudio):
-                    await ws.send(json.dumps(ev.to_dict()))
-                    await ws.send(ev.pcm)
+                    outbox.put_audio(ev.to_dict(), ev.pcm, len(ev.pcm) / 2 / ev.sample_rate)
                 else:
-                    await ws.send(json.dumps(ev.to_dict()))
+                    outbox.put_event(ev.to_dict())
 
-        sender = asyncio.create_task(pump_out())
+        tasks = [asyncio.create_task(pump(), name=f"{session.id}:pump")]
+        reader = asyncio.create_task(self._read(ws, session, outbox), name=f"{session.id}:read")
+        writer = asyncio.create_task(outbox.run(), name=f"{session.id}:write")
+        close = Close(1000, "")
         try:
-            async for message in ws:
-                if isinstance(message, bytes):
-                    try:
-                        await session.send_audio(message)
-                    except AssistantError as err:
-                        await ws.send(json.dumps({"type": "error", "turn_id": 0, "message": str(err), "code": "bad_audio"}))
-                    continue
-                await self._on_text(ws, session, message)
-        except ConnectionClosed:
-            pass
+            done, _ = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
+            if writer in done and isinstance(writer.exception(), ClientStalled):
+                close = Close(1008, f"client not reading: {writer.exception()}")
+            elif reader in done and reader.exception() is None and reader.result() is not None:
+                close = reader.result()  # type: ignore[assignment]
         finally:
+            for task in (reader, writer, *tasks):
+                task.cancel()
+            await asyncio.gather(reader, writer, *tasks, return_exceptions=True)
             await session.close()
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
-                await sender
+            self.sessions.pop(session.id, None)
+            with contextlib.suppress(ConnectionClosed):
+                await ws.close(close.code, close.reason)
+            log.info("session %s closed (%s %s)", session.id, ws.close_code, ws.close_reason or "")
 
-    async def _on_text(self, ws: ServerConnection, session: Session, message: str) -> None:
-        try:
-            event = json.loads(message)
-            kind = event["type"] if isinstance(event, dict) else None
-        except (ValueError, KeyError):
-            kind = None
-        if kind == "input_audio_buffer.end":
-            await session.end_audio()
-        elif kind == "session.update" and isinstance(event.get("session"), dict):
+    async def _read(self, ws: ServerConnection, session: Session, outbox: Outbox) -> Close | None:
+        """Read the client's messages until it goes; returns why the server closes, if it does."""
+        lim = self.limits
+        messages = TokenBucket(lim.messages_per_s, lim.messages_burst)
+        audio = TokenBucket(lim.audio_speed, lim.audio_burst_s)
+        refused = 0
+        told: set[str] = set()  # rate errors are said once per run, not once per message
+        while True:
             try:
-                applied = session.update(event["session"])
+                async with asyncio.timeout(lim.idle_timeout_s):
+                    message = await ws.recv()
+            except TimeoutError:
+                return Close(1000, f"idle: nothing received for {lim.idle_timeout_s:g} s")
+            except ConnectionClosed:
+                return None
+            try:
+                event = parse_client_message(message)
+                rate_error = self._rate_error(event, messages, audio, session)
+                if rate_error is not None:
+                    refused += 1
+                    if refused >= lim.flood_close_after:
+                        return Close(1008, f"too many messages: {rate_error.args[0]}")
+                    if rate_error.code not in told:
+                        told.add(rate_error.code)
+                        raise rate_error
+                    continue
+                refused = 0
+                told.clear()
+                await self._apply(event, session, outbox)
             except AssistantError as err:
-                await ws.send(json.dumps({"type": "error", "turn_id": 0, "code": "bad_setting", "message": str(err)}))
-            else:
-                await ws.send(json.dumps({"type": "session.updated", "turn_id": 0, "session": applied}))
-        elif kind == "conversation.item.truncate" and isinstance(event.get("turn_id"), int) \
-                and isinstance(event.get("audio_end_ms"), (int, float)):
-            session.report_playback(event["turn_id"], float(event["audio_end_ms"]))
-        else:
-            await ws.send(
-                json.dumps({"type": "error", "turn_id": 0, "code": "bad_event", "message": f"unsupported event: {message[:80]}"})
-            )
+                code = err.code if isinstance(err, ProtocolError) else "bad_audio"
+                outbox.put_event(_error(code, str(err)))
+
+    def _rate_error(self, event: ClientEvent, messages: TokenBucket, audio: TokenBucket,
+                    session: Session) -> ProtocolError | None:
+        if not messages.take():
+            return ProtocolError("rate_limited", f"more than {self.limits.messages_per_s:g} messages a second; "
+                                 "messages are being ignored")
+        if isinstance(event, AudioIn) and not audio.take(len(event.pcm) / 2 / session.input_sample_rate):
+            return ProtocolError("audio_too_fast", f"audio is arriving more than {self.limits.audio_speed:g}x "
+                                 "faster than real time; it is being dropped")
+        return None
+
+    async def _apply(self, event: ClientEvent, session: Session, outbox: Outbox) -> None:
+        if isinstance(event, AudioIn):
+            if not session.input_open:
+                raise ProtocolError("input_closed", "audio after input_audio_buffer.end is ignored; "
+                                    "open a new session to talk again")
+            await session.send_audio(event.pcm)
+        elif isinstance(event, InputEnd):
+            await session.end_audio()
+        elif isinstance(event, SessionUpdate):
+            try:
+                applied = session.update(event.settings)
+            except AssistantError as err:
+                raise ProtocolError("bad_setting", str(err)) from None
+            outbox.put_event({"type": "session.updated", "turn_id": 0, "session": applied})
+        elif isinstance(event, Truncate):
+            session.report_playback(event.turn_id, event.audio_end_ms)
 
 
 async def start_server(
@@ -169,18 +230,20 @@ async def start_server(
 ) -> WsServer:
     """Start serving on ``host:port`` (port 0 picks a free one); close the returned server to stop."""
     server = Server(assistant, limits=limits)
-    return await ws_serve(server.handle, host, port, process_request=server.process_request, max_size=1 << 20)
+    ws_server = await ws_serve(server.handle, host, port, process_request=server.process_request,
+                               max_size=server.limits.max_message_bytes, max_queue=8)
+    ws_server.app = server  # type: ignore[attr-defined]  # tests and benchmarks look at live sessions
+    return ws_server
 
 
 async def serve(
     host: str = "127.0.0.1", port: int = 8765, assistant: Assistant | None = None,
-    max_sessions: int = 8, token: str | None = None,
+    limits: ServerLimits | None = None,
 ) -> int:
-    """Load the models, then serve until cancelled."""
+    """Load the models, then serve until SIGTERM or SIGINT."""
     bot = assistant or Assistant()
     print("loading models ...", flush=True)
     bot.load(progress=lambda msg: print(f"  {msg}", flush=True))
-    limits = ServerLimits(max_sessions=max_sessions, token=token or os.environ.get("ASSISTANT_TOKEN") or None)
     server = await start_server(bot, host, port, limits)
     stop = asyncio.get_running_loop().create_future()
     for sig in (signal.SIGTERM, signal.SIGINT):

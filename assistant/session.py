@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import math
 import threading
 import uuid
 from collections.abc import AsyncIterator
@@ -39,7 +40,7 @@ from .asr import word_key
 from .audio import float_to_pcm16, pcm16_to_float
 from .chunker import Chunker
 from .config import INPUT_SAMPLE_RATE, Config
-from .errors import AssistantError
+from .errors import AssistantError, AudioInputError
 from .events import (
     ErrorEvent,
     Event,
@@ -171,6 +172,8 @@ class Session:
         self._full_replies: dict[int, str] = {}
         self._last_reply_turn: int | None = None
         self._play_start = 0.0
+        self._input_rate = INPUT_SAMPLE_RATE
+        self._to_16k: soxr.ResampleStream | None = None
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -216,12 +219,29 @@ class Session:
 
     # -- input and output ---------------------------------------------------------
 
+    @property
+    def input_sample_rate(self) -> int:
+        """The rate the client sends audio at (16 kHz unless changed with :meth:`update`)."""
+        return self._input_rate
+
+    @property
+    def input_open(self) -> bool:
+        """Audio is still accepted (neither :meth:`end_audio` nor :meth:`close` was called)."""
+        return not (self._closed or self._input_ended)
+
     async def send_audio(self, audio: bytes | np.ndarray) -> None:
-        """Queue input audio: PCM16 little-endian bytes or a float32 array, 16 kHz mono."""
-        if self._closed or self._input_ended:
-            raise RuntimeError("session input is closed")
+        """Queue input audio: PCM16 little-endian bytes or a float32 array, mono, at
+        ``input_sample_rate`` (16 kHz unless changed with :meth:`update`).
+
+        Raises :class:`~assistant.errors.AudioInputError` once the input has ended.
+        """
+        if not self.input_open:
+            raise AudioInputError("the input has ended (input_audio_buffer.end); open a new session to talk again")
         samples = pcm16_to_float(audio) if isinstance(audio, (bytes, bytearray, memoryview)) else audio
-        await self.listener.feed(np.asarray(samples, dtype=np.float32))
+        samples = np.asarray(samples, dtype=np.float32)
+        if self._to_16k is not None:
+            samples = self._to_16k.resample_chunk(samples)
+        await self.listener.feed(samples)
 
     async def end_audio(self) -> None:
         """No more input: finish the utterance in progress and let its reply complete."""
@@ -247,17 +267,32 @@ class Session:
         "confirm_ms": ("duplex", "confirm_ms", int, 100, 3000),
     }
 
+    #: Input rates a client may declare (``input_sample_rate``); audio is resampled to 16 kHz.
+    INPUT_RATES = (8000, 16000, 22050, 24000, 32000, 44100, 48000)
+
     def update(self, settings: dict[str, object]) -> dict[str, object]:
-        """Change session settings (see :attr:`UPDATABLE`); all or nothing.
+        """Change session settings (see :attr:`UPDATABLE`, plus ``input_sample_rate`` and
+        ``input_audio_format``); all or nothing.
 
         Raises :class:`~assistant.errors.AssistantError` naming the bad setting.
         """
+        stream = {"input_sample_rate", "input_audio_format"}  # how the audio arrives, not a config field
+        rate = settings.get("input_sample_rate", self._input_rate)
+        if isinstance(rate, bool) or rate not in self.INPUT_RATES:
+            raise AssistantError(f"input_sample_rate {str(rate)[:20]!r} is not supported; use one of "
+                                 f"{', '.join(map(str, self.INPUT_RATES))} (16000 needs no resampling)")
+        if settings.get("input_audio_format", "pcm16") != "pcm16":
+            raise AssistantError("input_audio_format must be 'pcm16' (16-bit little-endian mono)")
         checked: dict[str, object] = {}
         for name, value in settings.items():
+            if name in stream:
+                continue
             if name not in self.UPDATABLE:
-                raise AssistantError(f"unknown setting {name!r}; settable: {', '.join(self.UPDATABLE)}")
+                raise AssistantError(f"unknown setting {str(name)[:40]!r}; settable: "
+                                     f"{', '.join([*self.UPDATABLE, *sorted(stream)])}")
             _, _, kind, lo, hi = self.UPDATABLE[name]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                    or (kind is int and value != int(value)):
                 raise AssistantError(f"setting {name!r} must be {'an integer' if kind is int else 'a number'}")
             if not lo <= value <= hi:
                 raise AssistantError(f"setting {name!r} must be between {lo} and {hi}")
@@ -266,6 +301,11 @@ class Session:
             section, attr, *_ = self.UPDATABLE[name]
             setattr(getattr(self.config, section), attr, value)
         self.listener.endpointer.config = self.config.vad
+        if rate != self._input_rate:
+            self._input_rate = int(rate)  # type: ignore[call-overload]
+            self._to_16k = None if rate == INPUT_SAMPLE_RATE else soxr.ResampleStream(
+                self._input_rate, INPUT_SAMPLE_RATE, 1, dtype="float32")
+        checked.update({k: settings[k] for k in stream if k in settings})
         return checked
 
     def report_playback(self, turn_id: int, audio_end_ms: float) -> str | None:
@@ -475,6 +515,7 @@ class Session:
             before = self.history.before(ex)
             cancel = self._cancel_flags.setdefault(turn, threading.Event())
             self._last_reply_turn = turn
+            self._forget_turns_before(turn - self.KEEP_TURNS)
 
             async def put(chunk: str) -> None:
                 nonlocal offset
@@ -512,6 +553,17 @@ class Session:
                 await put(chunk)
             await self._speech_q.put(Item(turn, SpeechChunk("", last=True, reply=reply.strip())))
         await self._speech_q.put(None)
+
+    #: Per-turn bookkeeping (playback marks, replies, cancel flags) is kept for this many
+    #: recent turns; a long conversation must not grow without bound.
+    KEEP_TURNS = 16
+
+    def _forget_turns_before(self, oldest: int) -> None:
+        for table in (self._playback, self._exchanges, self._full_replies, self._cancel_flags):
+            for turn in [t for t in table if t < oldest]:
+                del table[turn]
+        self._cancelled = {t for t in self._cancelled if t >= oldest}
+        self.clocks.forget_before(oldest)
 
     def _set_reply(self, turn: int, reply: str) -> None:
         self._full_replies[turn] = reply.strip()

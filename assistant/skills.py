@@ -273,7 +273,7 @@ def alarm_set_skill(req: SkillRequest) -> str | None:
     text = words_to_numbers(req.text)
     duration = _parse_duration(text)
     if duration and ("timer" in text or re.search(r"\bin\s+\d", text)):
-        timer = req.timers.add(f"{say_duration(duration)} timer", req.now + dt.timedelta(seconds=duration))
+        req.timers.add(f"{say_duration(duration)} timer", req.now + dt.timedelta(seconds=duration))
         return f"Okay, a timer for {say_duration(duration)}, starting now."
     due = _parse_clock(text, req.now)
     if due is None and duration:
