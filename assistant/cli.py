@@ -304,8 +304,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # faster-whisper logs every decode at INFO; that is noise in a conversation.
     logging.getLogger("faster_whisper").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
-    # websockets logs whole handshakes at DEBUG, token included: never below INFO.
-    logging.getLogger("websockets").setLevel(logging.INFO)
     try:
         return int(args.func(args) or 0)
     except AssistantError as err:

@@ -39,6 +39,9 @@ class ServerLimits:
     """Other events waiting for a client that does not read; beyond it the connection closes (1008)."""
     stall_timeout_s: float = 20.0
     """A client that takes nothing for this long while messages wait is closed with 1008."""
+    send_buffer_bytes: int = 1 << 16
+    """The kernel's send buffer per connection (about 1.5 s of reply audio). Left to grow on
+    its own, it would take megabytes from a client that never reads, and hide it."""
 
 
 @dataclass

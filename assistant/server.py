@@ -15,6 +15,7 @@ import http
 import logging
 import mimetypes
 import signal
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -78,6 +79,14 @@ class Close:
     reason: str
 
 
+@dataclass(frozen=True)
+class Connection:
+    """One client's session and its outgoing queue."""
+
+    session: Session
+    outbox: Outbox
+
+
 def _error(code: str, message: str, turn_id: int = 0) -> dict[str, object]:
     return {"type": "error", "turn_id": turn_id, "code": code, "message": message}
 
@@ -90,7 +99,7 @@ class Server:
         self.web_root = web_root
         self.limits = limits or ServerLimits()
         self.active = 0
-        self.sessions: dict[str, Session] = {}
+        self.connections: dict[str, Connection] = {}  # by session id
 
     def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
@@ -124,6 +133,9 @@ class Server:
             await ws.close(1013, f"server full ({self.limits.max_sessions} sessions); try again later")
             return
         self.active += 1
+        sock = ws.transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.limits.send_buffer_bytes)
         try:
             await self._serve_session(ws)
         finally:
@@ -132,9 +144,9 @@ class Server:
     async def _serve_session(self, ws: ServerConnection) -> None:
         session = self.assistant.session()
         await session.start()
-        self.sessions[session.id] = session
         lim = self.limits
         outbox = Outbox(ws.send, lim.out_audio_s, lim.out_events, lim.stall_timeout_s)
+        self.connections[session.id] = Connection(session, outbox)
         log.info("session %s opened", session.id)
 
         async def pump() -> None:
@@ -159,10 +171,20 @@ class Server:
                 task.cancel()
             await asyncio.gather(reader, writer, *tasks, return_exceptions=True)
             await session.close()
-            self.sessions.pop(session.id, None)
+            self.connections.pop(session.id, None)
+            # Unread messages (a flood) would hide the client's answer to our close frame:
+            # keep reading, and dropping, until the closing handshake is done.
+            drain = asyncio.create_task(self._discard(ws))
             with contextlib.suppress(ConnectionClosed):
                 await ws.close(close.code, close.reason)
+            drain.cancel()
             log.info("session %s closed (%s %s)", session.id, ws.close_code, ws.close_reason or "")
+
+    @staticmethod
+    async def _discard(ws: ServerConnection) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for _ in ws:
+                pass
 
     async def _read(self, ws: ServerConnection, session: Session, outbox: Outbox) -> Close | None:
         """Read the client's messages until it goes; returns why the server closes, if it does."""
@@ -230,8 +252,11 @@ async def start_server(
 ) -> WsServer:
     """Start serving on ``host:port`` (port 0 picks a free one); close the returned server to stop."""
     server = Server(assistant, limits=limits)
+    # websockets logs whole handshakes (the token with them) at DEBUG: its logger stops at INFO.
+    ws_log = logging.getLogger(f"{__name__}.websockets")
+    ws_log.setLevel(logging.INFO)
     ws_server = await ws_serve(server.handle, host, port, process_request=server.process_request,
-                               max_size=server.limits.max_message_bytes, max_queue=8)
+                               max_size=server.limits.max_message_bytes, max_queue=8, logger=ws_log)
     ws_server.app = server  # type: ignore[attr-defined]  # tests and benchmarks look at live sessions
     return ws_server
 

@@ -9,6 +9,11 @@ import numpy as np
 import pytest
 
 from assistant import Assistant
+from assistant.audio import resample
+from assistant.bench import LONG_REPLY
+from assistant.skills import default_registry
+from assistant.tts import Synthesizer
+from assistant.tts.espeak import EspeakEngine
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -36,3 +41,19 @@ def noise(kind: str, seconds: float, seed: int = 0) -> np.ndarray:
 def assistant() -> Assistant:
     """All real models, loaded once (a few seconds)."""
     return Assistant().load()
+
+
+def story_bot(assistant: Assistant) -> Assistant:
+    """The shared models, with a skill that tells a long story (a long, deterministic reply)."""
+    skills = default_registry()
+    skills.register("general_quirky", lambda req: LONG_REPLY, trigger=r"\bstory\b")
+    bot = Assistant(assistant.config, assistant.store, skills)
+    for name in ("silero_path", "recognizer", "synthesizer", "responder", "classifier", "encoder"):
+        bot.__dict__[name] = getattr(assistant, name)
+    return bot
+
+
+def espeak(assistant: Assistant, text: str) -> np.ndarray:
+    """``text`` spoken by espeak-ng, at 16 kHz (a second, different voice from Piper's)."""
+    v = Synthesizer(EspeakEngine(assistant.config.tts), assistant.config.tts)
+    return resample(v.synthesize(text), v.sample_rate, 16000)

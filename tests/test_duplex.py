@@ -12,29 +12,10 @@ from typing import Any
 import numpy as np
 
 from assistant import Assistant, load_audio
-from assistant.audio import resample
 from assistant.bench import LONG_REPLY
 from assistant.pacing import silence
 from assistant.simclient import InProcess, SimulatedClient
-from assistant.skills import default_registry
-from assistant.tts import Synthesizer
-from assistant.tts.espeak import EspeakEngine
-from conftest import SAMPLES
-
-
-def story_bot(assistant: Assistant) -> Assistant:
-    """The shared models, with a skill that tells a long story (a long, deterministic reply)."""
-    skills = default_registry()
-    skills.register("general_quirky", lambda req: LONG_REPLY, trigger=r"\bstory\b")
-    bot = Assistant(assistant.config, assistant.store, skills)
-    for name in ("silero_path", "recognizer", "synthesizer", "responder", "classifier", "encoder"):
-        bot.__dict__[name] = getattr(assistant, name)
-    return bot
-
-
-def espeak(assistant: Assistant, text: str) -> np.ndarray:
-    v = Synthesizer(EspeakEngine(assistant.config.tts), assistant.config.tts)
-    return resample(v.synthesize(text), v.sample_rate, 16000)
+from conftest import SAMPLES, espeak, story_bot
 
 
 async def story_then(bot: Assistant, ask: np.ndarray, then: np.ndarray | None) -> tuple[SimulatedClient, Any, int]:
