@@ -36,7 +36,7 @@ def percentile(values: list[float], q: float) -> float | None:
     return float(np.percentile(np.asarray(values, dtype=np.float64), q))
 
 
-def _round(x: float | None, nd: int = 1) -> float | None:
+def rounded(x: float | None, nd: int = 1) -> float | None:
     return None if x is None else round(x, nd)
 
 
@@ -139,9 +139,9 @@ async def bench_asr(manifest: Path, realtime: bool = True, limit: int | None = N
         "files": len(rows),
         "wer": round(word_error_rate(refs, stream_hyps), 4),
         "wer_offline": round(word_error_rate(refs, offline_hyps), 4),
-        "final_latency_ms_p50": _round(percentile(latencies, 50)),
-        "final_latency_ms_p95": _round(percentile(latencies, 95)),
-        "partial_interval_ms_p50": _round(percentile(intervals, 50)),
+        "final_latency_ms_p50": rounded(percentile(latencies, 50)),
+        "final_latency_ms_p95": rounded(percentile(latencies, 95)),
+        "partial_interval_ms_p50": rounded(percentile(intervals, 50)),
         "rtf": round(compute / audio_s, 3) if audio_s else None,
         "finals": finals,
         "speculative_final_rate": round(hits / finals, 3) if finals else None,
@@ -267,13 +267,13 @@ async def bench_tts(repeats: int = 2, tokens_per_s: float = 20.0) -> dict[str, A
                     cancel_return_ms.append(b)
     return {
         "replies": len(TTS_REPLIES),
-        "ttfa_ms_p50": _round(percentile(ttfa, 50)),
-        "ttfa_ms_p95": _round(percentile(ttfa, 95)),
-        "stream_ttfa_ms_p50": _round(percentile(stream_ttfa, 50)),
-        "stream_ttfa_ms_p95": _round(percentile(stream_ttfa, 95)),
+        "ttfa_ms_p50": rounded(percentile(ttfa, 50)),
+        "ttfa_ms_p95": rounded(percentile(ttfa, 95)),
+        "stream_ttfa_ms_p50": rounded(percentile(stream_ttfa, 50)),
+        "stream_ttfa_ms_p95": rounded(percentile(stream_ttfa, 95)),
         "rtf": round(compute / audio_s, 3),
-        "cancel_ms_p95": _round(percentile(cancel_ms, 95)),
-        "cancel_return_ms_p95": _round(percentile(cancel_return_ms, 95)),
+        "cancel_ms_p95": rounded(percentile(cancel_ms, 95)),
+        "cancel_return_ms_p95": rounded(percentile(cancel_return_ms, 95)),
         "intelligibility_wer": round(word_error_rate(refs, heard), 4),
         "first_chunk_words_max": max(first_words),
         "tokens_per_s": tokens_per_s,
@@ -354,21 +354,21 @@ async def bench_intent(data: Path, mode: str = "text", snr: float | None = None,
         "accuracy_classifier": round(hits["classifier"] / n, 4),
         "accuracy_1best": round(hits["1best"] / n, 4),
         "slot_f1": round(2 * slot_counts[0] / max(1, slot_counts[1] + slot_counts[2]), 4),
-        "latency_ms_p50": _round(percentile(latencies, 50), 2),
-        "latency_ms_p95": _round(percentile(latencies, 95), 2),
+        "latency_ms_p50": rounded(percentile(latencies, 50), 2),
+        "latency_ms_p95": rounded(percentile(latencies, 95), 2),
         "routes": routes,
         "llm_decisions": llm_calls,
     }
 
 
-def _sample_requests() -> list[tuple[str, np.ndarray]]:
+def sample_requests() -> list[tuple[str, np.ndarray]]:
     from .models import MODELS_ROOT
 
     manifest = MODELS_ROOT.parent / "samples" / "samples.tsv"
     return [(p.name, load_audio(p)) for p, _ in read_manifest(manifest)]
 
 
-async def _open_client(bot: Assistant, url: str | None, **kw: Any) -> Any:
+async def open_client(bot: Assistant, url: str | None, **kw: Any) -> Any:
     from .simclient import InProcess, SimulatedClient, WebSocket
 
     if url:
@@ -387,35 +387,27 @@ async def bench_latency(url: str | None = None, repeats: int = 1) -> dict[str, A
     bot = Assistant()
     if not url:
         bot.load()
-    requests = _sample_requests()
-    client = await _open_client(bot, url)
+    requests = sample_requests()
+    client = await open_client(bot, url)
     rows: list[dict[str, Any]] = []
     try:
         await client.stream(silence(0.5))
         for rep in range(repeats):
             for name, audio in requests:
-                seen = len(client.log)
-                await client.stream(np.concatenate([audio, silence(0.3)]))
-                deadline = time.perf_counter() + 20
-                while time.perf_counter() < deadline:
-                    if any(r.event.get("type") == "response.done" for r in client.log[seen:]) and not client.playing():
-                        break
-                    await client.stream(silence(0.2))
-                await client.stream(silence(0.3))
-                rows.append(_turn_row(client, seen, name))
+                rows.append(await spoken_turn(client, name, audio))
                 print(f"{name}: {rows[-1]}", file=sys.stderr)
     finally:
         await client.close()
     ok = [r for r in rows if r.get("v2v_ms") is not None]
 
     def med(key: str, subset: list[dict[str, Any]] = ok) -> float | None:
-        return _round(percentile([r[key] for r in subset if r.get(key) is not None], 50))
+        return rounded(percentile([r[key] for r in subset if r.get(key) is not None], 50))
 
     return {
         "turns": len(ok),
         "failed_turns": len(rows) - len(ok),
         "v2v_ms_p50": med("v2v_ms"),
-        "v2v_ms_p95": _round(percentile([r["v2v_ms"] for r in ok], 95)),
+        "v2v_ms_p95": rounded(percentile([r["v2v_ms"] for r in ok], 95)),
         "skill_v2v_ms_p50": med("v2v_ms", [r for r in ok if r["route"] == "skill"]),
         "llm_v2v_ms_p50": med("v2v_ms", [r for r in ok if r["route"] != "skill"]),
         "endpoint_ms": med("endpoint_ms"),
@@ -425,6 +417,20 @@ async def bench_latency(url: str | None = None, repeats: int = 1) -> dict[str, A
         "tts_first_audio_ms": med("tts_first_audio_ms"),
         "transport": "websocket" if url else "in-process",
     }
+
+
+async def spoken_turn(client: Any, name: str, audio: np.ndarray, timeout_s: float = 20.0) -> dict[str, Any]:
+    """Say ``audio`` into a simulated client at real-time pace and wait until the reply has
+    been played out (or ``timeout_s``); returns the turn's timings (``v2v_ms`` None if no reply)."""
+    seen = len(client.log)
+    await client.stream(np.concatenate([audio, silence(0.3)]))
+    deadline = time.perf_counter() + timeout_s
+    while time.perf_counter() < deadline:
+        if any(r.event.get("type") == "response.done" for r in client.log[seen:]) and not client.playing():
+            break
+        await client.stream(silence(0.2))
+    await client.stream(silence(0.3))
+    return _turn_row(client, seen, name)
 
 
 def _turn_row(client: Any, seen: int, name: str) -> dict[str, Any]:
@@ -489,7 +495,7 @@ async def bench_bargein(trials: int = 10) -> dict[str, Any]:
         return resample(other_voice.synthesize(text), other_voice.sample_rate, INPUT_SAMPLE_RATE)
 
     ask = voice("Tell me a story.")
-    interruptions = [(n, a) for n, a in _sample_requests() if not n.startswith("what_time")]
+    interruptions = [(n, a) for n, a in sample_requests() if not n.startswith("what_time")]
     backchannels = [("mm-hmm", voice("mm hmm")), ("uh-huh", voice("uh huh")), ("yeah", voice("yeah"))]
     rng = np.random.default_rng(11)
     stops: list[float] = []
@@ -497,7 +503,7 @@ async def bench_bargein(trials: int = 10) -> dict[str, Any]:
     n_speech = n_echo = n_back = 0
     kinds = ["speech"] * trials + ["echo"] * max(2, trials // 2) + ["backchannel"] * trials
     for k, kind in enumerate(kinds):
-        client = await _open_client(bot, None, echo_db=-10.0, echo_delay_ms=float(rng.uniform(30, 80)))
+        client = await open_client(bot, None, echo_db=-10.0, echo_delay_ms=float(rng.uniform(30, 80)))
         session = client.transport.session
         try:
             await client.stream(np.concatenate([silence(0.3), ask, silence(0.5)]))
@@ -562,8 +568,8 @@ async def bench_bargein(trials: int = 10) -> dict[str, Any]:
             await client.close()
     return {
         "trials": n_speech,
-        "stop_ms_p50": _round(percentile(stops, 50)),
-        "stop_ms_p95": _round(percentile(stops, 95)),
+        "stop_ms_p50": rounded(percentile(stops, 50)),
+        "stop_ms_p95": rounded(percentile(stops, 95)),
         "missed_rate": round(missed / max(1, n_speech), 3),
         "false_rate_echo": round(false_echo / max(1, n_echo), 3),
         "false_rate_backchannel": round(false_back / max(1, n_back), 3),
@@ -595,6 +601,12 @@ def run(args: Any) -> int:
         result = asyncio.run(bench_bargein(args.trials))
     elif args.what == "tts":
         result = asyncio.run(bench_tts(repeats=args.repeats))
+    elif args.what == "load":
+        from .loadbench import bench_load
+
+        if args.sessions < 1 or (args.duration is not None and args.duration <= 0) or args.turns < 1:
+            raise AssistantError("--sessions and --turns must be at least 1, --duration positive")
+        result = asyncio.run(bench_load(args.sessions, args.duration, args.find_capacity, args.turns, args.max_sessions))
     else:
         raise AssistantError(f"unknown benchmark {args.what!r}")
     print_result(result, args.json)

@@ -281,6 +281,14 @@ def build_parser() -> argparse.ArgumentParser:
     b = bench.add_parser("tts", help="speech synthesis: time to first audio, RTF, cancel time, intelligibility")
     b.add_argument("--repeats", type=int, default=2, help="passes over the fixed replies")
     b.add_argument("--json", action="store_true", help="end with one JSON line")
+    b = bench.add_parser("load", help="N concurrent simulated clients against a real server process; soak")
+    b.add_argument("--sessions", type=int, default=1, help="concurrent clients")
+    b.add_argument("--duration", type=float, default=None, help="talk for this many seconds (a soak) instead of --turns")
+    b.add_argument("--turns", type=int, default=3, help="turns per client (without --duration)")
+    b.add_argument("--find-capacity", action="store_true",
+                   help="raise N until a session fails or v2v p95 passes twice the single-session figure")
+    b.add_argument("--max-sessions", type=int, default=12, help="with --find-capacity: the largest N tried")
+    b.add_argument("--json", action="store_true", help="end with one JSON line")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("serve", help="WebSocket server and browser page")

@@ -191,6 +191,11 @@ class SimulatedClient:
             self.sent += len(frame)
             await self.transport.send_audio(float_to_pcm16(frame))
 
+    @property
+    def connected(self) -> bool:
+        """Events are still coming (the session or connection has not ended)."""
+        return self._receiver is not None and not self._receiver.done()
+
     def played_samples(self, turn: int) -> int:
         return self._played.get(turn, 0)
 

@@ -1,4 +1,4 @@
-"""Server limits and access: session cap (1013), token, graceful SIGTERM (1001)."""
+"""Server limits and access: session cap (1013), token, graceful SIGTERM (1001), the load benchmark."""
 
 from __future__ import annotations
 
@@ -85,3 +85,15 @@ def test_sigterm_closes_sessions_with_1001_and_exits() -> None:
         assert proc.wait(timeout=30) == 0
     finally:
         proc.kill()
+
+
+def test_bench_load_runs_concurrent_sessions_against_a_server_process() -> None:
+    out = subprocess.run([sys.executable, "-m", "assistant", "bench", "load", "--sessions", "2", "--turns", "1", "--json"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    for key in ("sessions", "sessions_ok", "sessions_failed", "v2v_ms_p50", "v2v_ms_p95", "rss_mb_peak", "errors"):
+        assert key in result, key
+    assert result["sessions"] == 2 and result["sessions_ok"] == 2 and result["errors"] == 0, result
+    assert 0 < result["v2v_ms_p50"] < 10_000 and result["rss_mb_peak"] > 100
+    assert result["server_exit_code"] == 0  # SIGTERM at the end is a clean exit
