@@ -87,8 +87,8 @@ class Connection:
     outbox: Outbox
 
 
-def _error(code: str, message: str, turn_id: int = 0) -> dict[str, object]:
-    return {"type": "error", "turn_id": turn_id, "code": code, "message": message}
+def _error(code: str, message: str) -> dict[str, object]:
+    return {"type": "error", "turn_id": 0, "code": code, "message": message}
 
 
 class Server:
@@ -156,20 +156,25 @@ class Server:
                 else:
                     outbox.put_event(ev.to_dict())
 
-        tasks = [asyncio.create_task(pump(), name=f"{session.id}:pump")]
+        pumper = asyncio.create_task(pump(), name=f"{session.id}:pump")
         reader = asyncio.create_task(self._read(ws, session, outbox), name=f"{session.id}:read")
         writer = asyncio.create_task(outbox.run(), name=f"{session.id}:write")
         close = Close(1000, "")
         try:
             done, _ = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
-            if writer in done and isinstance(writer.exception(), ClientStalled):
-                close = Close(1008, f"client not reading: {writer.exception()}")
-            elif reader in done and reader.exception() is None and reader.result() is not None:
+            failed = next((t.exception() for t in done if t.exception() is not None), None)
+            if isinstance(failed, ClientStalled):
+                close = Close(1008, f"client not reading: {failed}")
+            elif failed is not None and not isinstance(failed, ConnectionClosed):
+                # A bug, not the client's doing: keep the traceback, end this session only.
+                log.error("session %s failed", session.id, exc_info=failed)
+                close = Close(1011, "internal error")
+            elif reader in done and reader.result() is not None:
                 close = reader.result()  # type: ignore[assignment]
         finally:
-            for task in (reader, writer, *tasks):
+            for task in (reader, writer, pumper):
                 task.cancel()
-            await asyncio.gather(reader, writer, *tasks, return_exceptions=True)
+            await asyncio.gather(reader, writer, pumper, return_exceptions=True)
             await session.close()
             self.connections.pop(session.id, None)
             # Unread messages (a flood) would hide the client's answer to our close frame:
@@ -247,18 +252,20 @@ class Server:
             session.report_playback(event.turn_id, event.audio_end_ms)
 
 
+    async def listen(self, host: str = "127.0.0.1", port: int = 8765) -> WsServer:
+        """Start serving on ``host:port`` (port 0 picks a free one); close the returned server to stop."""
+        # websockets logs whole handshakes (the token with them) at DEBUG: its logger stops at INFO.
+        ws_log = logging.getLogger(f"{__name__}.websockets")
+        ws_log.setLevel(logging.INFO)
+        return await ws_serve(self.handle, host, port, process_request=self.process_request,
+                              max_size=self.limits.max_message_bytes, max_queue=8, logger=ws_log)
+
+
 async def start_server(
     assistant: Assistant, host: str = "127.0.0.1", port: int = 8765, limits: ServerLimits | None = None
 ) -> WsServer:
-    """Start serving on ``host:port`` (port 0 picks a free one); close the returned server to stop."""
-    server = Server(assistant, limits=limits)
-    # websockets logs whole handshakes (the token with them) at DEBUG: its logger stops at INFO.
-    ws_log = logging.getLogger(f"{__name__}.websockets")
-    ws_log.setLevel(logging.INFO)
-    ws_server = await ws_serve(server.handle, host, port, process_request=server.process_request,
-                               max_size=server.limits.max_message_bytes, max_queue=8, logger=ws_log)
-    ws_server.app = server  # type: ignore[attr-defined]  # tests and benchmarks look at live sessions
-    return ws_server
+    """Start a :class:`Server` on ``host:port`` (port 0 picks a free one); close the returned server to stop."""
+    return await Server(assistant, limits=limits).listen(host, port)
 
 
 async def serve(

@@ -22,16 +22,17 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from assistant import Assistant, load_audio
 from assistant.audio import float_to_pcm16, resample
 from assistant.limits import ServerLimits
-from assistant.server import Server, start_server
+from assistant.server import Server
 from conftest import SAMPLES, espeak, story_bot
 
 
 @contextlib.asynccontextmanager
 async def running(assistant: Assistant, **limits: Any) -> AsyncIterator[tuple[str, Server]]:
-    ws_server = await start_server(assistant, port=0, limits=ServerLimits(**limits))
+    app = Server(assistant, limits=ServerLimits(**limits))
+    ws_server = await app.listen("127.0.0.1", 0)
     port = ws_server.sockets[0].getsockname()[1]
     try:
-        yield f"ws://127.0.0.1:{port}/ws", ws_server.app  # type: ignore[attr-defined]
+        yield f"ws://127.0.0.1:{port}/ws", app
     finally:
         ws_server.close()
         await ws_server.wait_closed()

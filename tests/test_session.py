@@ -138,3 +138,24 @@ def test_a_timer_set_by_voice_fires_and_is_spoken(assistant: Assistant) -> None:
     done = [e.text for e in asyncio.run(run()) if isinstance(e, ReplyDone)]
     assert done[0] == "Okay, a timer for two seconds, starting now."
     assert done[1] == "Your two seconds timer is done."
+
+
+def test_misheard_echo_still_sounds_like_the_reply() -> None:
+    from assistant.session import _sounds_alike
+
+    for heard, said in [("by", "by"), ("bye", "by"), ("side", "inside"), ("mornin", "morning")]:
+        assert _sounds_alike(heard, said), (heard, said)
+    for heard, said in [("stop", "story"), ("wait", "waves"), ("time", "the"), ("no", "on")]:
+        assert not _sounds_alike(heard, said), (heard, said)
+
+
+def test_session_forgets_old_turns(assistant: Assistant) -> None:
+    session = assistant.session()
+    for turn in range(1, 40):
+        session._playback[turn] = object()  # type: ignore[assignment]
+        session._full_replies[turn] = "x"
+        session._cancelled.add(turn)
+        session.clocks[turn].mark("endpoint")
+    session._forget_turns_before(40 - session.KEEP_TURNS)
+    assert min(session._playback) == 40 - session.KEEP_TURNS and len(session._full_replies) == session.KEEP_TURNS - 1
+    assert min(session._cancelled) == 40 - session.KEEP_TURNS and 1 not in session.clocks._clocks

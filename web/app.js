@@ -159,8 +159,18 @@ async function start() {
     };
     $("stop").disabled = false;
   };
-  ws.onclose = () => {
-    if (state.ws === ws) { stop(); showError("The connection to the assistant was lost. Is `assistant serve` still running?"); }
+  ws.onclose = (e) => {
+    if (state.ws !== ws) return;
+    stop();
+    const why = {
+      1000: "The assistant ended the conversation",
+      1001: "The assistant server is shutting down",
+      1008: "The assistant closed the connection",
+      1009: "A message was too big for the assistant",
+      1013: "The assistant is busy with other conversations; try again in a minute",
+    }[e.code];
+    showError(why ? `${why}${e.reason ? ` (${e.reason})` : ""}. Press Start talking to begin again.`
+                  : "The connection to the assistant was lost. Is `assistant serve` still running?");
   };
   ws.onerror = () => showError("Cannot reach the assistant server. Start it with `make run` and reload this page.");
 }
