@@ -157,5 +157,5 @@ def test_session_forgets_old_turns(assistant: Assistant) -> None:
         session._cancelled.add(turn)
         session.clocks[turn].mark("endpoint")
     session._forget_turns_before(40 - session.KEEP_TURNS)
-    assert min(session._playback) == 40 - session.KEEP_TURNS and len(session._full_replies) == session.KEEP_TURNS - 1
+    assert min(session._playback) == 40 - session.KEEP_TURNS and len(session._full_replies) == session.KEEP_TURNS
     assert min(session._cancelled) == 40 - session.KEEP_TURNS and 1 not in session.clocks._clocks
