@@ -139,6 +139,10 @@ class DuplexConfig:
     speech pauses the reply until its transcript shows whether it was a backchannel."""
     min_interrupt_ms: int = 250
     """Speech over the reply shorter than this is a false start (a blip, a click), whatever its words."""
+    echo_share_max: float = 0.8
+    """Speech whose microphone energy was at least this share the assistant's own voice (as the
+    echo suppressor measured it) is its echo, whatever Whisper made of it: a person talking over
+    the reply adds energy the echo does not explain."""
     backchannels: tuple[str, ...] = (
         "mm hm", "mm hmm", "mmhmm", "mhm", "mm", "mmm", "hm", "hmm", "uh huh", "uh", "um", "ah", "oh", "yeah",
         "yep", "yes", "ok", "okay", "right", "sure", "i see", "got it", "cool", "nice", "yeah yeah", "uh uh",

@@ -79,6 +79,9 @@ class TranscriptFinal(Event):
     type: ClassVar[str] = "conversation.item.input_audio_transcription.completed"
     transcript: str
     nbest: tuple[Hypothesis, ...]
+    echo_share: float = 0.0
+    """Share of the utterance's microphone energy that was the assistant's own voice (what the
+    echo suppressor took out): near 1 means only its echo was heard, not a person."""
 
 
 @dataclass(frozen=True)

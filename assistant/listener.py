@@ -44,6 +44,7 @@ class PartialRequest:
 class _Job:
     turn_id: int
     what: PartialRequest | Pause | Utterance | Dropped
+    echo_share: float = 0.0
 
 
 class Listener:
@@ -77,6 +78,7 @@ class Listener:
         self._waiting = False  # the recognise task is idle, waiting for a job
         self.echo = EchoSuppressor(max_delay_ms=config.duplex.playback_lead_ms + 400)
         self.decode_seconds = 0.0  # compute spent decoding (for the real-time factor)
+        self._energy = np.zeros(2)  # (microphone, after echo removal) since the speech started
         self.vad_seconds = 0.0
 
     @property
@@ -91,6 +93,13 @@ class Listener:
             v, speech_threshold=d.strict_speech_threshold if on else v.speech_threshold,
             start_ms=d.strict_start_ms if on else v.start_ms,
         )
+
+    @property
+    def echo_share(self) -> float:
+        """Share of the microphone's energy since the current speech started that was the
+        assistant's own voice, as the echo suppressor found it (0 when nothing was played)."""
+        mic, residual = self._energy
+        return 0.0 if mic <= 1e-9 else max(0.0, 1.0 - float(residual / mic))
 
     async def feed(self, audio: np.ndarray | None) -> None:
         """Queue audio (float32, 16 kHz mono); ``None`` ends the stream."""
@@ -127,7 +136,11 @@ class Listener:
             chunk = await self._audio_q.get()
             t0 = time.perf_counter()
             if chunk is not None and self.config.duplex.echo_suppression and self.echo.active:
-                chunk = self.echo.process(chunk, self._position)
+                residual = self.echo.process(chunk, self._position)
+                self._energy += (float(chunk @ chunk), float(residual @ residual))
+                chunk = residual
+            elif chunk is not None:
+                self._energy += float(chunk @ chunk)
             found = ep.feed(chunk) if chunk is not None else ep.flush()
             self.vad_seconds += time.perf_counter() - t0
             if chunk is not None:
@@ -136,13 +149,14 @@ class Listener:
                 if isinstance(ev, SpeechStart):
                     self._turn = self._next_turn()
                     self._last_partial = self._position
+                    self._energy[:] = 0.0
                     await self._send(SpeechStarted(self._turn, ev.start_ms))
                 elif isinstance(ev, Pause):
                     await self._jobs.put(_Job(self._turn, ev))
                 else:
                     self.clocks[self._turn].mark("endpoint")
                     await self._send(SpeechStopped(self._turn, ev.end_ms))
-                    await self._jobs.put(_Job(self._turn, ev))
+                    await self._jobs.put(_Job(self._turn, ev, self.echo_share))
             if ep.in_speech and not ep.in_pause and self._position - self._last_partial >= interval:
                 self._last_partial = self._position
                 ms = self._position * 1000 // INPUT_SAMPLE_RATE
@@ -197,10 +211,10 @@ class Listener:
                     clock = self.clocks[job.turn_id]
                     clock.mark("asr_done")
                     clock.info["speculative_final"] = float(task is not None)
-                    await self._send(TranscriptFinal(job.turn_id, result.text, result.nbest))
+                    await self._send(TranscriptFinal(job.turn_id, result.text, result.nbest, round(float(job.echo_share), 3)))
                 else:  # Dropped: a noise, not a request; its turn closes with no words
                     self._drop_turn(job.turn_id, speculative, agreements)
-                    await self._send(TranscriptFinal(job.turn_id, "", ()))
+                    await self._send(TranscriptFinal(job.turn_id, "", (), round(float(job.echo_share), 3)))
 
     @staticmethod
     def _drop_turn(turn: int, speculative: dict[tuple[int, int], asyncio.Task[object]], agreements: dict[int, LocalAgreement]) -> None:

@@ -365,7 +365,8 @@ class Session:
         waited_ms += self.config.duplex.confirm_ms if waited_ms == 0 else 300
         # No words yet (the first partial is still being decoded), or only a backchannel or
         # the assistant's own words: wait for the words rather than cut the reply on a sound.
-        if (not self._barge_partial or self._is_backchannel(self._barge_partial)) and waited_ms < 1500:
+        if (not self._barge_partial or self._is_backchannel(self._barge_partial) or self._only_echo(self.listener.echo_share)) \
+                and waited_ms < 1500:
             loop = asyncio.get_running_loop()
             self._barge_timer = loop.call_later(0.3, self._confirm_barge, speech_turn, waited_ms)
             return
@@ -455,23 +456,28 @@ class Session:
                 self._pause(reply_turn, event.turn_id)
             return False
         if not self._barge or event.turn_id != self._barge[1]:
-            # Not speech over a paused reply; still, words that are all the reply's own are its echo.
-            return isinstance(event, TranscriptFinal) and bool(event.transcript) and self._is_own_voice(
-                word_key(event.transcript))
+            # Not speech over a paused reply; still, what was only the reply's echo (by energy,
+            # or by words that are all the reply's own) is not a request.
+            return isinstance(event, TranscriptFinal) and bool(event.transcript) and (
+                self._only_echo(event.echo_share) or self._is_own_voice(word_key(event.transcript)))
         if isinstance(event, SpeechStopped):
             self._barge_speech_ms = event.audio_ms - self._barge_start_ms
         if isinstance(event, TranscriptPartial):
             self._barge_partial = event.text
-            if not self._is_backchannel(event.text):
+            if not self._is_backchannel(event.text) and not self._only_echo(self.listener.echo_share):
                 self._interrupt()
         elif isinstance(event, TranscriptFinal):
             # A blip shorter than any real interruption ("stop" takes longer) is a false start,
-            # whatever Whisper made of it.
-            if self._barge_speech_ms < self.config.duplex.min_interrupt_ms or self._is_backchannel(event.transcript):
+            # whatever Whisper made of it; so is the reply's own echo.
+            if self._barge_speech_ms < self.config.duplex.min_interrupt_ms or self._is_backchannel(event.transcript) \
+                    or self._only_echo(event.echo_share):
                 self._resume_reply()
                 return True
             self._interrupt()
         return False
+
+    def _only_echo(self, echo_share: float) -> bool:
+        return echo_share >= self.config.duplex.echo_share_max
 
     # -- stages -------------------------------------------------------------------
 

@@ -82,3 +82,49 @@ def test_no_words_on_silence_or_noise(assistant: Assistant, kind: str) -> None:
     # Even straight into Whisper, without the VAD in front, no words come out.
     assert assistant.recognizer.final(audio).text == ""
     assert assistant.recognizer.partial(audio) == ""
+
+
+def _listen_with_echo(assistant: Assistant, mic: np.ndarray, reference: np.ndarray) -> tuple[list[TranscriptFinal], float]:
+    """Feed ``mic`` to a listener that knows ``reference`` was played from sample 0."""
+    from assistant.listener import Listener
+    from assistant.pacing import feed_audio
+
+    async def run() -> tuple[list[TranscriptFinal], float]:
+        listener = Listener(assistant.recognizer, assistant.silero_path, assistant.config)
+        listener.echo.played(reference, 0)
+        tasks = listener.tasks("test")
+
+        async def send(chunk: np.ndarray) -> None:
+            await listener.feed(chunk)
+            await listener.settled()
+
+        try:
+            await feed_audio(send, mic, realtime=False)
+            share = listener.echo_share
+            await listener.feed(None)
+            finals = []
+            while (ev := await listener.events.get()) is not None:
+                if isinstance(ev, TranscriptFinal) and ev.transcript:
+                    finals.append(ev)
+            return finals, share
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    return asyncio.run(run())
+
+
+def test_echo_share_tells_the_assistants_voice_from_a_person(assistant: Assistant) -> None:
+    reply = load_audio(SAMPLES / "capital_of_france.wav")
+    echo = np.concatenate([np.zeros(960, np.float32), 0.316 * reply])  # 60 ms late, -10 dB
+    # Only the echo: nearly all of what the microphone heard was the assistant's voice.
+    finals, share = _listen_with_echo(assistant, np.concatenate([echo, silence(0.5)]), reply)
+    assert share > 0.95 and not finals
+    # A person speaking over it: the final is theirs, and the echo was a small share of it.
+    person = load_audio(SAMPLES / "what_time_is_it.wav")
+    mic = np.concatenate([echo, silence(1.0)])
+    mic[: len(person)] += 0.5 * person
+    finals, _ = _listen_with_echo(assistant, mic, reply)
+    assert finals and "time" in finals[0].transcript.lower()
+    assert finals[0].echo_share < 0.5
