@@ -19,6 +19,7 @@ Example::
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 import time
 from collections.abc import Callable
 from functools import cached_property
@@ -86,6 +87,16 @@ class Assistant:
     def session(self, config: Config | None = None) -> Session:
         """A new conversation; use as ``async with assistant.session() as s:``."""
         return Session(self, config)
+
+    @cached_property
+    def workers(self) -> ThreadPoolExecutor:
+        """Threads for every session's blocking model calls (decodes, understanding, LLM, TTS).
+
+        A speaking session holds one for each sentence it paces out and an LLM call waiting
+        for its turn holds one, so the event loop's default pool (6 threads on 2 cores) would
+        starve a server with a few sessions. Threads are started only when needed.
+        """
+        return ThreadPoolExecutor(max_workers=64, thread_name_prefix="assistant-model")
 
     @cached_property
     def silero_path(self) -> Path:

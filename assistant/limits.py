@@ -39,6 +39,8 @@ class ServerLimits:
     """Other events waiting for a client that does not read; beyond it the connection closes (1008)."""
     stall_timeout_s: float = 20.0
     """A client that takes nothing for this long while messages wait is closed with 1008."""
+    trim_memory_every_s: float = 30.0
+    """How often free heap memory is handed back to the system (0: never); see ``memory.py``."""
     send_buffer_bytes: int = 1 << 16
     """The kernel's send buffer per connection (about 1.5 s of reply audio). Left to grow on
     its own, it would take megabytes from a client that never reads, and hide it."""

@@ -18,6 +18,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -62,8 +63,10 @@ class Listener:
         config: Config,
         next_turn: Callable[[], int] | None = None,
         clocks: TurnClocks | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self.recognizer = recognizer
+        self.executor = executor  # where decodes run (None: the loop's default pool)
         self.config = config
         self._next_turn = next_turn or itertools.count(1).__next__
         self.clocks = clocks or TurnClocks()
@@ -171,7 +174,7 @@ class Listener:
         loop = asyncio.get_running_loop()
         t0 = loop.time()
         try:
-            return await asyncio.to_thread(fn, audio)
+            return await loop.run_in_executor(self.executor, fn, audio)
         finally:
             self.decode_seconds += loop.time() - t0
 

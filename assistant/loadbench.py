@@ -175,7 +175,10 @@ def memory_growth(samples: list[tuple[float, float]], duration_s: float) -> dict
     if not after or not end:
         return {}
     base, last = float(np.median(after)), float(np.median(end))
-    return {"rss_mb_after_warmup": round(base, 1), "rss_mb_end": round(last, 1), "rss_growth": round(last / base - 1, 4)}
+    # One reading every 5 minutes, to see whether memory levels off or keeps climbing.
+    series = [round(rss, 1) for t, rss in samples if t % 300 < samples[1][0] - samples[0][0]] if len(samples) > 1 else []
+    return {"rss_mb_after_warmup": round(base, 1), "rss_mb_end": round(last, 1), "rss_growth": round(last / base - 1, 4),
+            "rss_mb_every_5_min": series}
 
 
 async def bench_load(sessions: int = 1, duration_s: float | None = None, find_capacity: bool = False,

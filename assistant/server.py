@@ -16,6 +16,7 @@ import logging
 import mimetypes
 import signal
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -29,6 +30,7 @@ from .api import Assistant
 from .errors import AssistantError
 from .events import ReplyAudio
 from .limits import ServerLimits, TokenBucket
+from .memory import trimmer
 from .outbox import ClientStalled, Outbox
 from .protocol import AudioIn, ClientEvent, InputEnd, ProtocolError, SessionUpdate, Truncate, parse_client_message
 from .session import Session
@@ -100,6 +102,7 @@ class Server:
         self.limits = limits or ServerLimits()
         self.active = 0
         self.connections: dict[str, Connection] = {}  # by session id
+        self._background: set[asyncio.Task[None]] = set()
 
     def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
@@ -257,8 +260,26 @@ class Server:
         # websockets logs whole handshakes (the token with them) at DEBUG: its logger stops at INFO.
         ws_log = logging.getLogger(f"{__name__}.websockets")
         ws_log.setLevel(logging.INFO)
-        return await ws_serve(self.handle, host, port, process_request=self.process_request,
-                              max_size=self.limits.max_message_bytes, max_queue=8, logger=ws_log)
+        ws_server = await ws_serve(self.handle, host, port, process_request=self.process_request,
+                                   max_size=self.limits.max_message_bytes, max_queue=8, logger=ws_log)
+        trim = trimmer()
+        if trim is not None and self.limits.trim_memory_every_s > 0:
+            housekeeping = asyncio.create_task(self._trim_memory(trim), name="server:trim-memory")
+            # It ends with the server (it is not a session's task).
+            self._background = {housekeeping, asyncio.create_task(self._stop_with(ws_server, housekeeping))}
+        return ws_server
+
+    async def _trim_memory(self, trim: Callable[[], bool]) -> None:
+        while True:
+            await asyncio.sleep(self.limits.trim_memory_every_s)
+            await asyncio.get_running_loop().run_in_executor(self.assistant.workers, trim)
+
+    @staticmethod
+    async def _stop_with(ws_server: WsServer, task: asyncio.Task[None]) -> None:
+        try:
+            await ws_server.wait_closed()
+        finally:
+            task.cancel()
 
 
 async def start_server(

@@ -147,7 +147,8 @@ class Session:
         self.history = History()
         self.clocks = TurnClocks()
         self.timers = Timers(on_fire=self._timer_fired)
-        self.listener = Listener(assistant.recognizer, assistant.silero_path, self.config, self._new_turn, self.clocks)
+        self.listener = Listener(assistant.recognizer, assistant.silero_path, self.config, self._new_turn, self.clocks,
+                                 assistant.workers)
         self._reply_q: _Q[Item[Understanding] | None] = asyncio.Queue()
         self._speech_q: _Q[Item[SpeechChunk] | None] = asyncio.Queue()
         self._out_q: _Q[Event | None] = asyncio.Queue()
@@ -493,7 +494,8 @@ class Session:
                 self.clocks.pop(event.turn_id)
                 continue
             try:
-                u = await asyncio.to_thread(self.assistant.understander.understand, event.nbest, self.timers)
+                u = await asyncio.get_running_loop().run_in_executor(
+                    self.assistant.workers, self.assistant.understander.understand, event.nbest, self.timers)
             except Exception as err:  # one turn fails, the session lives on
                 await self._emit(ErrorEvent(event.turn_id, f"understanding failed: {err}", "understand_error"))
                 continue
@@ -534,7 +536,7 @@ class Session:
                 return self.assistant.understander.run_skill(intent, u, self.timers)
 
             try:
-                async for piece in iterate_in_thread(lambda c: responder.stream(u, before, c, skill)):
+                async for piece in iterate_in_thread(lambda c: responder.stream(u, before, c, skill), executor=self.assistant.workers):
                     if cancel.is_set():
                         break
                     if isinstance(piece, IntentChoice):
@@ -593,7 +595,7 @@ class Session:
             cancel = self._cancel_flags.setdefault(turn, threading.Event())
             if chunk.text:
                 try:
-                    async for frame in iterate_in_thread(lambda c: synth.frames(chunk.text, c)):
+                    async for frame in iterate_in_thread(lambda c: synth.frames(chunk.text, c), executor=self.assistant.workers):
                         if not self._resume.is_set():
                             await self._resume.wait()  # paused by speech over the reply
                         if cancel.is_set() or turn in self._cancelled:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import Executor
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -12,9 +13,10 @@ _DONE = object()
 
 
 async def iterate_in_thread(
-    make: Callable[[threading.Event], Iterator[T]], *, buffer: int = 64
+    make: Callable[[threading.Event], Iterator[T]], *, buffer: int = 64, executor: Executor | None = None
 ) -> AsyncIterator[T]:
-    """Iterate a blocking generator in a worker thread, yielding its items here.
+    """Iterate a blocking generator in a worker thread (of ``executor``, or the loop's
+    default pool), yielding its items here.
 
     ``make`` receives a cancel event; it is set when the consumer stops early (or
     is cancelled) so that the worker stops at its next item instead of running on.
@@ -47,7 +49,7 @@ async def iterate_in_thread(
             if not cancel.is_set():
                 put(_DONE)
 
-    worker = loop.run_in_executor(None, work)
+    worker = loop.run_in_executor(executor, work)
     try:
         while True:
             item = await queue.get()

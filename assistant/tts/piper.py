@@ -14,11 +14,22 @@ class PiperEngine(Engine):
     """A Piper voice; one audio piece per sentence, as Piper synthesises them."""
 
     def __init__(self, voice_path: Path, config: TTSConfig) -> None:
+        import onnxruntime as ort
         from piper import PiperVoice, SynthesisConfig
+        from piper.config import PiperConfig
 
         config_path = Path(f"{voice_path}.json")
-        self.voice = PiperVoice.load(str(voice_path), config_path=str(config_path))
-        self.sample_rate = int(json.loads(config_path.read_text())["audio"]["sample_rate"])
+        voice_config = json.loads(config_path.read_text())
+        # Our own ONNX session rather than PiperVoice.load's: without the CPU memory arena.
+        # Every sentence has a new input length, and the arena kept growing with them (RSS
+        # +120 MB over 150 sentences of varied length, still rising); plain allocations
+        # return to the allocator after each run at no measurable cost in speed.
+        options = ort.SessionOptions()
+        options.enable_cpu_mem_arena = False
+        options.log_severity_level = 3
+        session = ort.InferenceSession(str(voice_path), sess_options=options, providers=["CPUExecutionProvider"])
+        self.voice = PiperVoice(session=session, config=PiperConfig.from_dict(voice_config))
+        self.sample_rate = int(voice_config["audio"]["sample_rate"])
         self._syn = SynthesisConfig(length_scale=config.length_scale)
 
     def pieces(self, text: str) -> Iterator[Piece]:
