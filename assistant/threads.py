@@ -23,19 +23,19 @@ async def iterate_in_thread(
     Exceptions raised in the worker are re-raised in the consumer.
     """
     loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[object] = asyncio.Queue(maxsize=buffer)
+    queue: asyncio.Queue[object] = asyncio.Queue()
+    room = threading.Semaphore(buffer)  # back-pressure: the worker waits while the buffer is full
     cancel = threading.Event()
 
-    def put(item: object) -> None:
-        fut = asyncio.run_coroutine_threadsafe(queue.put(item), loop)
+    def put(item: object, wait: bool = True) -> None:
         # Wait for room so a slow consumer applies back-pressure; give up if cancelled.
-        while not cancel.is_set():
-            try:
-                fut.result(timeout=0.1)
+        while wait and not room.acquire(timeout=0.1):
+            if cancel.is_set():
                 return
-            except TimeoutError:
-                continue
-        fut.cancel()
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+        except RuntimeError:  # the loop has closed: nobody is listening any more
+            cancel.set()
 
     def work() -> None:
         try:
@@ -44,15 +44,16 @@ async def iterate_in_thread(
                     break
                 put(item)
         except BaseException as err:  # handed to the consumer
-            put(err)
+            put(err, wait=False)
         finally:
             if not cancel.is_set():
-                put(_DONE)
+                put(_DONE, wait=False)
 
     worker = loop.run_in_executor(executor, work)
     try:
         while True:
             item = await queue.get()
+            room.release()
             if item is _DONE:
                 break
             if isinstance(item, BaseException):
