@@ -106,6 +106,10 @@ async def run_client(index: int, url: str, requests: list[tuple[str, np.ndarray]
 
     run = ClientRun()
     k = index  # each client starts at a different request
+
+    def finished() -> bool:
+        return time.monotonic() >= until if until is not None else len(run.turns) >= turns
+
     while True:
         try:
             client = SimulatedClient(await WebSocket.connect(url))
@@ -126,12 +130,12 @@ async def run_client(index: int, url: str, requests: list[tuple[str, np.ndarray]
                 closed = not client.connected
                 if closed:
                     run.errors.append("connection closed by the server")
-                if closed or (until is None and len(run.turns) >= turns) or (until is not None and time.monotonic() >= until):
+                if closed or finished():
                     break
             run.errors += [f"{r.event.get('code')}: {r.event.get('message')}" for r in client.events_of("error")]
         finally:
             await client.close()
-        if run.errors or (until is None and len(run.turns) >= turns) or (until is not None and time.monotonic() >= until):
+        if run.errors or finished():
             return run
 
 

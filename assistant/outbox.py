@@ -25,6 +25,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .events import ErrorEvent
+
 
 class ClientStalled(Exception):
     """The client has stopped taking messages."""
@@ -73,9 +75,9 @@ class Outbox:
             self.dropped_audio_frames += 1
             if not self._dropping:
                 self._dropping = True
-                self.put_event({"type": "error", "turn_id": header.get("turn_id", 0), "code": "audio_dropped",
-                                "message": f"the client is not taking reply audio fast enough; more than "
-                                           f"{self.max_audio_s:g} s are waiting, newer audio is dropped"})
+                message = (f"the client is not taking reply audio fast enough; more than "
+                           f"{self.max_audio_s:g} s are waiting, newer audio is dropped")
+                self.put_event(ErrorEvent(int(header.get("turn_id", 0)), message, "audio_dropped").to_dict())
             return False
         self._dropping = False
         self._audio_s += seconds

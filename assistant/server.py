@@ -28,7 +28,7 @@ from websockets.http11 import Request, Response
 
 from .api import Assistant
 from .errors import AssistantError
-from .events import ReplyAudio
+from .events import ErrorEvent, ReplyAudio
 from .limits import ServerLimits, TokenBucket
 from .memory import trimmer
 from .outbox import ClientStalled, Outbox
@@ -87,10 +87,6 @@ class Connection:
 
     session: Session
     outbox: Outbox
-
-
-def _error(code: str, message: str) -> dict[str, object]:
-    return {"type": "error", "turn_id": 0, "code": code, "message": message}
 
 
 class Server:
@@ -225,7 +221,7 @@ class Server:
                 await self._apply(event, session, outbox)
             except AssistantError as err:
                 code = err.code if isinstance(err, ProtocolError) else "bad_audio"
-                outbox.put_event(_error(code, str(err)))
+                outbox.put_event(ErrorEvent(0, str(err), code).to_dict())
 
     def _rate_error(self, event: ClientEvent, messages: TokenBucket, audio: TokenBucket,
                     session: Session) -> ProtocolError | None:
