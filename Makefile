@@ -41,7 +41,7 @@ test: models
 
 # Retrain the intent head in models/intent (about 3 minutes; seeded, reproducible).
 train-intent: models
-	$(PY) -m assistant.training
+	$(PY) -m assistant.understand.training
 
 clean-venv:
 	rm -rf $(VENV)

@@ -4,7 +4,7 @@ from .api import Assistant
 from .audio import load_audio, write_wav
 from .config import Config
 from .errors import AssistantError
-from .session import Session
+from .conversation.session import Session
 
 __all__ = ["Assistant", "AssistantError", "Config", "Session", "load_audio", "write_wav"]
 __version__ = "0.1.0"

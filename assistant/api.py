@@ -25,19 +25,21 @@ from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 
-from .asr import Recognizer
+from .listen.asr import Recognizer
 from .config import Config
+from .listen.listener import Listener
+from .metrics import TurnClock
 from .errors import ModelError
-from .classifier import IntentClassifier
-from .encoder import SentenceEncoder
-from .llm import LLMBackend, LocalLLM, OpenAICompatibleLLM
+from .understand.classifier import IntentClassifier
+from .understand.encoder import SentenceEncoder
+from .reply.llm import LLMBackend, LocalLLM, OpenAICompatibleLLM
 from .models import ModelStore
-from .respond import Responder
-from .session import Session
+from .reply.responder import Responder
+from .conversation.session import Session
 from .skills import SkillRegistry, default_registry
-from .tts import ENGINES, Synthesizer
-from .slots import SlotTagger
-from .understand import Understander
+from .speak.synthesizer import ENGINES, Synthesizer
+from .understand.slots import SlotTagger
+from .understand.understander import Understander
 
 
 def _user_path(value: str, what: str) -> Path:
@@ -83,6 +85,11 @@ class Assistant:
         if progress:
             progress(f"prefilled the system prompt in {time.perf_counter() - t0:.1f} s")
         return self
+
+    def listener(self, config: Config, next_turn: Callable[[], int] | None = None,
+                 clock: Callable[[int], TurnClock] | None = None) -> Listener:
+        """A listening path for one stream (a session's, with its turn numbering and clocks)."""
+        return Listener(self.recognizer, self.silero_path, config, next_turn, clock, self.workers)
 
     def session(self, config: Config | None = None) -> Session:
         """A new conversation; use as ``async with assistant.session() as s:``."""

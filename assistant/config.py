@@ -68,6 +68,9 @@ class ASRConfig:
     """While the person speaks, re-decode the growing utterance this often (audio time)."""
     cpu_threads: int = 2
     language: str = "en"
+    decode_timeout_s: float = 20.0
+    """A final decode that takes longer ends its turn with an error (the worker thread cannot be
+    stopped, but the session goes on). A 15 s utterance decodes in ~1.5 s on 2 AVX2 cores."""
 
 
 @dataclass
@@ -137,12 +140,24 @@ class DuplexConfig:
     confirm_ms: int = 500
     """Speech lasting this long while the assistant speaks is a real interruption. Shorter
     speech pauses the reply until its transcript shows whether it was a backchannel."""
+    recheck_ms: int = 300
+    """While speech over the reply has no words yet (or only a backchannel), look again this often."""
+    words_wait_ms: int = 1500
+    """Speech over the reply that still has no words after this long interrupts all the same."""
+    max_pause_ms: int = 5000
+    """A paused reply whose speech ended resumes after this long even if no final came (a final
+    takes 0.1-1.1 s after the endpoint on a 2-core AVX2 machine)."""
     min_interrupt_ms: int = 250
     """Speech over the reply shorter than this is a false start (a blip, a click), whatever its words."""
     echo_share_max: float = 0.8
     """Speech whose microphone energy was at least this share the assistant's own voice (as the
     echo suppressor measured it) is its echo, whatever Whisper made of it: a person talking over
     the reply adds energy the echo does not explain."""
+    reply_stall_s: float = 30.0
+    """A session with a turn still waiting for its reply that shows no progress at all (no text,
+    no audio, no event) for this long ends that turn with an error, so it never goes silent.
+    Generous: under load a turn may wait seconds for the shared LLM (4 sessions on 2 cores: p95
+    2 s voice to voice)."""
     backchannels: tuple[str, ...] = (
         "mm hm", "mm hmm", "mmhmm", "mhm", "mm", "mmm", "hm", "hmm", "uh huh", "uh", "um", "ah", "oh", "yeah",
         "yep", "yes", "ok", "okay", "right", "sure", "i see", "got it", "cool", "nice", "yeah yeah", "uh uh",

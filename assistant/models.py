@@ -22,8 +22,10 @@ from pathlib import Path
 from .config import default_model_dir
 from .errors import ModelError
 
+#: The project's root folder (an editable install: models/, web/ and samples/ live there).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 #: The project's models/ folder (manifest and small trained heads).
-MODELS_ROOT = Path(__file__).resolve().parent.parent / "models"
+MODELS_ROOT = PROJECT_ROOT / "models"
 MANIFEST_PATH = MODELS_ROOT / "manifest.toml"
 
 _CHUNK = 8 * 1024 * 1024

@@ -10,7 +10,7 @@ import re
 
 from num2words import num2words
 
-from .normalize import normalize
+from .speak.normalize import normalize
 
 _ORDINAL = re.compile(r"\b(\d+)(st|nd|rd|th)\b")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")

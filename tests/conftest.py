@@ -10,10 +10,10 @@ import pytest
 
 from assistant import Assistant
 from assistant.audio import resample
-from assistant.bench import LONG_REPLY
+from assistant.bench.common import LONG_REPLY
 from assistant.skills import default_registry
-from assistant.tts import Synthesizer
-from assistant.tts.espeak import EspeakEngine
+from assistant.speak.synthesizer import Synthesizer
+from assistant.speak.espeak import EspeakEngine
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"

@@ -18,7 +18,7 @@ import pytest
 import soundfile as sf
 
 from assistant import Assistant, load_audio
-from assistant.server import start_server
+from assistant.serve.server import start_server
 from conftest import ROOT, SAMPLES
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

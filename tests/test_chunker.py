@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.chunker import Chunker
+from assistant.speak.chunker import Chunker
 
 
 def chunks_of(text: str, step: int = 3) -> list[str]:

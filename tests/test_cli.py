@@ -14,7 +14,7 @@ import soundfile as sf
 from assistant import Assistant, load_audio
 from assistant.audio import rms_dbfs
 from assistant.textnorm import normalise_for_wer
-from assistant.vad import Endpointer, FrameVAD, Utterance
+from assistant.listen.vad import Endpointer, FrameVAD, Utterance
 from conftest import ROOT, SAMPLES, sample_transcripts
 
 

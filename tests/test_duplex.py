@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 
 from assistant import Assistant, load_audio
-from assistant.bench import LONG_REPLY
-from assistant.pacing import silence
-from assistant.simclient import InProcess, SimulatedClient
+from assistant.bench.common import LONG_REPLY
+from assistant.bench.pacing import silence
+from assistant.bench.simclient import InProcess, SimulatedClient
 from conftest import SAMPLES, espeak, story_bot
 
 
@@ -66,7 +66,7 @@ def test_speech_over_the_reply_interrupts_it_and_cuts_the_history(assistant: Ass
             assert all(r.at <= interrupt.at for r in client.events_of("response.audio.delta", turn))
             assert not client.events_of("response.done", turn)
             # The history holds only what was heard: a strict prefix of the story.
-            heard = session._exchanges[turn].assistant
+            heard = session.heard_reply(turn)
             assert heard and LONG_REPLY.startswith(heard) and len(heard) < len(LONG_REPLY) / 2
             # And the new request was heard and answered.
             finals = [r.event["transcript"] for r in client.events_of(

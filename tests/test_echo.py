@@ -7,7 +7,7 @@ import pytest
 
 from assistant import load_audio
 from assistant.audio import rms_dbfs
-from assistant.echo import EchoSuppressor
+from assistant.listen.echo import EchoSuppressor
 from conftest import SAMPLES
 
 

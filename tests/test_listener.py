@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from assistant import Assistant, load_audio
-from assistant.asr import LocalAgreement, posteriors
-from assistant.bench import listen_to
+from assistant.listen.asr import LocalAgreement, posteriors
+from assistant.bench.asr import listen_to
 from assistant.events import TranscriptFinal, TranscriptPartial
-from assistant.pacing import silence
+from assistant.bench.pacing import silence
 from assistant.textnorm import normalise_for_wer, word_error_rate
 from conftest import SAMPLES, noise
 
@@ -86,8 +86,8 @@ def test_no_words_on_silence_or_noise(assistant: Assistant, kind: str) -> None:
 
 def _listen_with_echo(assistant: Assistant, mic: np.ndarray, reference: np.ndarray) -> tuple[list[TranscriptFinal], float]:
     """Feed ``mic`` to a listener that knows ``reference`` was played from sample 0."""
-    from assistant.listener import Listener
-    from assistant.pacing import feed_audio
+    from assistant.listen.listener import Listener
+    from assistant.bench.pacing import feed_audio
 
     async def run() -> tuple[list[TranscriptFinal], float]:
         listener = Listener(assistant.recognizer, assistant.silero_path, assistant.config)

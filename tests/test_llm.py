@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 
 from assistant import Assistant
-from assistant.respond import SYSTEM_PROMPT, History
+from assistant.reply.history import History
+from assistant.reply.responder import SYSTEM_PROMPT
 
 
 def test_reply_streams_in_pieces_and_mentions_paris(assistant: Assistant) -> None:

@@ -15,8 +15,8 @@ import pytest
 
 from assistant import Assistant
 from assistant.config import LLMConfig
-from assistant.llm import Message, OpenAICompatibleLLM
-from assistant.respond import intent_grammar
+from assistant.reply.llm import Message, OpenAICompatibleLLM
+from assistant.reply.responder import intent_grammar
 
 
 def free_port() -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.normalize import normalize
+from assistant.speak.normalize import normalize
 
 CASES = [
     ("Wake me at 7 am.", "Wake me at seven a m."),

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from assistant.outbox import ClientStalled, Outbox
+from assistant.serve.outbox import ClientStalled, Outbox
 
 FRAME_S = 0.02
 

@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assistant.errors import AssistantError
-from assistant.limits import TokenBucket
-from assistant.protocol import (
+from assistant.serve.limits import TokenBucket
+from assistant.serve.protocol import (
     AudioIn,
     InputEnd,
     ProtocolError,

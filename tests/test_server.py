@@ -10,7 +10,7 @@ from websockets.asyncio.client import connect
 
 from assistant import Assistant, load_audio
 from assistant.audio import float_to_pcm16
-from assistant.server import start_server
+from assistant.serve.server import start_server
 from assistant.textnorm import normalise_for_wer
 from conftest import SAMPLES
 

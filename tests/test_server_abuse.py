@@ -21,8 +21,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from assistant import Assistant, load_audio
 from assistant.audio import float_to_pcm16, resample
-from assistant.limits import ServerLimits
-from assistant.server import Server
+from assistant.serve.limits import ServerLimits
+from assistant.serve.server import Server
 from conftest import SAMPLES, espeak, story_bot
 
 

@@ -16,7 +16,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from assistant import Assistant
-from assistant.server import ServerLimits, start_server
+from assistant.serve.server import ServerLimits, start_server
 from conftest import ROOT
 
 

@@ -20,8 +20,8 @@ from assistant.events import (
     TranscriptFinal,
     Understood,
 )
-from assistant.llm import Message
-from assistant.respond import Responder
+from assistant.reply.llm import Message
+from assistant.reply.responder import Responder
 from assistant.textnorm import normalise_for_wer
 from conftest import SAMPLES
 
@@ -141,21 +141,9 @@ def test_a_timer_set_by_voice_fires_and_is_spoken(assistant: Assistant) -> None:
 
 
 def test_misheard_echo_still_sounds_like_the_reply() -> None:
-    from assistant.session import _sounds_alike
+    from assistant.conversation.ownvoice import sounds_alike
 
     for heard, said in [("by", "by"), ("bye", "by"), ("side", "inside"), ("mornin", "morning")]:
-        assert _sounds_alike(heard, said), (heard, said)
+        assert sounds_alike(heard, said), (heard, said)
     for heard, said in [("stop", "story"), ("wait", "waves"), ("time", "the"), ("no", "on")]:
-        assert not _sounds_alike(heard, said), (heard, said)
-
-
-def test_session_forgets_old_turns(assistant: Assistant) -> None:
-    session = assistant.session()
-    for turn in range(1, 40):
-        session._playback[turn] = object()  # type: ignore[assignment]
-        session._full_replies[turn] = "x"
-        session._cancelled.add(turn)
-        session.clocks[turn].mark("endpoint")
-    session._forget_turns_before(40 - session.KEEP_TURNS)
-    assert min(session._playback) == 40 - session.KEEP_TURNS and len(session._full_replies) == session.KEEP_TURNS
-    assert min(session._cancelled) == 40 - session.KEEP_TURNS and 1 not in session.clocks._clocks
+        assert not sounds_alike(heard, said), (heard, said)

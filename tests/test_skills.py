@@ -7,7 +7,8 @@ import datetime as dt
 
 import pytest
 
-from assistant.skills import SkillRegistry, SkillRequest, Timers, default_registry, words_to_numbers
+from assistant.skills import SkillRegistry, SkillRequest, Timers, default_registry
+from assistant.skills.spoken import words_to_numbers
 
 NOW = dt.datetime(2026, 11, 22, 9, 5)
 

@@ -6,7 +6,8 @@ import threading
 
 from assistant import Assistant
 from assistant.events import Hypothesis as H
-from assistant.respond import History, intent_grammar, unsure_message
+from assistant.reply.history import History
+from assistant.reply.responder import intent_grammar, unsure_message
 
 
 def test_classifier_is_confident_on_plain_requests(assistant: Assistant) -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from assistant import Assistant, load_audio
 from assistant.config import VADConfig
-from assistant.vad import Dropped, Endpointer, FrameVAD, SpeechStart, Utterance
+from assistant.listen.vad import Dropped, Endpointer, FrameVAD, SpeechStart, Utterance
 from conftest import SAMPLES, noise
 
 

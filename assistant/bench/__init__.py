@@ -1,0 +1,1 @@
+"""Benchmarks (``assistant bench ...``) and the simulated real-time client they drive."""

@@ -1,0 +1,42 @@
+"""``assistant bench WHAT``: run one benchmark and print its result (JSON last with --json)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from ..errors import AssistantError
+from .asr import bench_asr
+from .bargein import bench_bargein
+from .common import print_result
+from .intent import bench_intent
+from .latency import bench_latency
+from .tts import bench_tts
+
+
+def run(args: Any) -> int:
+    """Dispatch ``assistant bench WHAT``."""
+    if args.what == "asr":
+        result = asyncio.run(bench_asr(Path(args.manifest), realtime=not args.fast, limit=args.limit))
+    elif args.what == "intent":
+        result = asyncio.run(bench_intent(Path(args.data), args.mode, args.snr, args.limit, args.partition,
+                                          use_llm=not args.no_llm))
+    elif args.what == "latency":
+        result = asyncio.run(bench_latency(args.url, args.repeats))
+    elif args.what == "bargein":
+        result = asyncio.run(bench_bargein(args.trials))
+    elif args.what == "tts":
+        result = asyncio.run(bench_tts(repeats=args.repeats))
+    elif args.what == "load":
+        from .load import bench_load
+
+        if args.sessions < 1 or (args.duration is not None and args.duration <= 0) or args.turns < 1:
+            raise AssistantError("--sessions and --turns must be at least 1, --duration positive")
+        result = asyncio.run(bench_load(args.sessions, args.duration, args.find_capacity, args.turns, args.max_sessions))
+    else:
+        raise AssistantError(f"unknown benchmark {args.what!r}")
+    print_result(result, args.json)
+    return 0
+
+

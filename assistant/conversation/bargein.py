@@ -1,0 +1,183 @@
+"""Barge-in as a pure state machine: listener facts and clock ticks in, decisions out.
+
+States::
+
+    idle --assistant audible--> speaking --person starts--> paused --words / long speech--> interrupted
+      ^                            ^                           |
+      +------assistant silent------+<------false start---------+  (resume; its final is dropped)
+
+The policy never touches audio, tasks or queues: the session feeds it what
+happened (:meth:`BargeIn.speech_started`, ``partial``, ``final``, ...) with the
+time in milliseconds, asks it for its next :attr:`BargeIn.deadline_ms`, and carries
+out the decisions it returns. Every wait and threshold is in
+:class:`~assistant.config.DuplexConfig`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+from ..config import DuplexConfig
+from .ownvoice import is_backchannel, is_own_voice
+
+
+class State(Enum):
+    IDLE = "idle"
+    SPEAKING = "speaking"
+    PAUSED = "paused"
+    INTERRUPTED = "interrupted"
+
+
+@dataclass(frozen=True)
+class PauseReply:
+    """Hold the reply's audio: someone may be cutting in."""
+
+    reply_turn: int
+
+
+@dataclass(frozen=True)
+class ResumeReply:
+    """It was a false start: carry on where the reply stopped."""
+
+    reply_turn: int
+
+
+@dataclass(frozen=True)
+class InterruptReply:
+    """The person cut in: cancel the reply."""
+
+    reply_turn: int
+
+
+@dataclass(frozen=True)
+class DropFinal:
+    """This final is not a request (a false start, a backchannel, the assistant's own echo)."""
+
+    turn_id: int
+
+
+Decision = PauseReply | ResumeReply | InterruptReply | DropFinal
+
+
+class BargeIn:
+    """What to do about speech while the assistant talks.
+
+    ``recent_words(reply_turn)`` gives the words the assistant said in the last few
+    seconds of that reply: speech made only of them is its own echo.
+    """
+
+    def __init__(self, config: DuplexConfig, recent_words: Callable[[int], Sequence[str]] = lambda _: ()) -> None:
+        self.config = config
+        self._recent_words = recent_words
+        self.state = State.IDLE
+        self.reply_turn: int | None = None
+        """The reply being spoken, paused or (last) interrupted."""
+        self._speech_turn: int | None = None  # the speech over the paused reply
+        self._speech_start_ms = 0
+        self._speech_ms = math.inf  # how long that speech lasted, once it stopped
+        self._paused_at = 0.0
+        self._check_at = 0.0
+        self._partial = ""
+
+    # -- the assistant's side --------------------------------------------------
+
+    def assistant_speaking(self, reply_turn: int) -> list[Decision]:
+        """The assistant's voice is audible, reading ``reply_turn``."""
+        if self.state is not State.PAUSED:
+            self.state, self.reply_turn = State.SPEAKING, reply_turn
+        return []
+
+    def assistant_silent(self) -> list[Decision]:
+        """Nothing of the assistant's is audible any more (its reply ended or was cut)."""
+        if self.state in (State.SPEAKING, State.INTERRUPTED):
+            self.state = State.IDLE
+        return []
+
+    # -- the person's side -----------------------------------------------------
+
+    def speech_started(self, turn_id: int, audio_ms: int, now_ms: float) -> list[Decision]:
+        if self.state is not State.SPEAKING or self.reply_turn is None:
+            return []
+        self.state, self._speech_turn = State.PAUSED, turn_id
+        self._speech_start_ms, self._speech_ms = audio_ms, math.inf
+        self._paused_at, self._check_at, self._partial = now_ms, now_ms + self.config.confirm_ms, ""
+        return [PauseReply(self.reply_turn)]
+
+    def speech_stopped(self, turn_id: int, audio_ms: int) -> list[Decision]:
+        if self._over_reply(turn_id):
+            self._speech_ms = audio_ms - self._speech_start_ms
+        return []
+
+    def partial(self, turn_id: int, text: str, echo_share: float) -> list[Decision]:
+        if not self._over_reply(turn_id):
+            return []
+        self._partial = text
+        if self._nothing(text) or self._only_echo(echo_share):
+            return []
+        return self._interrupt()
+
+    def final(self, turn_id: int, transcript: str, echo_share: float) -> list[Decision]:
+        if self._over_reply(turn_id):
+            # A blip shorter than any real interruption ("stop" takes longer) is a false start,
+            # whatever Whisper made of it; so is the reply's own echo.
+            if self._speech_ms < self.config.min_interrupt_ms or self._nothing(transcript) \
+                    or self._only_echo(echo_share):
+                return [*self._resume(), DropFinal(turn_id)]
+            return self._interrupt()
+        # Not speech over a paused reply; still, what was only the reply's echo (by energy,
+        # or by words that are all the reply's own) is not a request.
+        if transcript and (self._only_echo(echo_share) or (
+                self.state is State.SPEAKING and self._own_voice(transcript))):
+            return [DropFinal(turn_id)]
+        return []
+
+    def tick(self, now_ms: float, echo_share: float) -> list[Decision]:
+        """Time passed; ``echo_share`` is the listener's current measure for the speech."""
+        if self.state is not State.PAUSED:
+            return []
+        if self._speech_ms < math.inf:  # the speech ended: its final decides
+            return self._resume() if now_ms >= self._paused_at + self.config.max_pause_ms else []
+        if now_ms < self._check_at:
+            return []
+        # Still speaking after confirm_ms: a real interruption, unless nothing but a sound,
+        # a backchannel or the assistant's own words has been heard; then wait for the words
+        # (a first partial takes a decode) rather than cut the reply on a sound.
+        wordless = not self._partial or self._nothing(self._partial) or self._only_echo(echo_share)
+        if wordless and now_ms - self._paused_at < self.config.words_wait_ms:
+            self._check_at = now_ms + self.config.recheck_ms
+            return []
+        return self._interrupt()
+
+    @property
+    def deadline_ms(self) -> float | None:
+        """When :meth:`tick` next has something to decide (None: only events matter now)."""
+        if self.state is not State.PAUSED:
+            return None
+        return self._paused_at + self.config.max_pause_ms if self._speech_ms < math.inf else self._check_at
+
+    # -- rules -----------------------------------------------------------------
+
+    def _over_reply(self, turn_id: int) -> bool:
+        return self.state is State.PAUSED and turn_id == self._speech_turn
+
+    def _nothing(self, text: str) -> bool:
+        return is_backchannel(text, self.config.backchannels) or self._own_voice(text)
+
+    def _own_voice(self, text: str) -> bool:
+        return self.reply_turn is not None and is_own_voice(text, self._recent_words(self.reply_turn))
+
+    def _only_echo(self, echo_share: float) -> bool:
+        return echo_share >= self.config.echo_share_max
+
+    def _resume(self) -> list[Decision]:
+        self.state, self._speech_turn = State.SPEAKING, None
+        assert self.reply_turn is not None
+        return [ResumeReply(self.reply_turn)]
+
+    def _interrupt(self) -> list[Decision]:
+        self.state, self._speech_turn = State.INTERRUPTED, None
+        assert self.reply_turn is not None
+        return [InterruptReply(self.reply_turn)]

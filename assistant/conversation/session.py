@@ -1,0 +1,427 @@
+"""One conversation: the stage tasks, the queues between them, and the events out.
+
+::
+
+    audio --> [listen --> recognise] --> understand --> respond --> speak --> events
+               Listener                  (n-best ->     (skill or   (TTS, paced by
+               (listen/listener.py)      request;       LLM,        the PlaybackClock)
+                                         barge-in)      chunked)
+
+Each arrow is an ``asyncio.Queue`` read by one long-lived, supervised task. Every
+item that crosses a queue carries its turn id, and every stage asks the turn table
+whether that turn is still live (:mod:`.turns`); ``None`` on a queue means "no more
+input" and ends the event stream once everything before it is done.
+
+The session only wires parts that own their state: the :class:`~.turns.TurnTable`
+(one cancel scope per turn), the :class:`~.bargein.BargeIn` policy (pure decisions),
+the :class:`~.playback.PlaybackClock` (pacing, echo reference, what was heard) and the
+:class:`~.supervisor.Watchdog` (every turn ends in a reply or an error).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import uuid
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import numpy as np
+
+from ..audio import float_to_pcm16, pcm16_to_float
+from ..config import INPUT_SAMPLE_RATE, Config
+from ..errors import AudioInputError
+from ..events import (
+    ErrorEvent, Event, Interrupted, ReplyAudio, ReplyDone, ReplyPaused, ReplyResumed, ReplyTextDelta,
+    SessionCreated, SpeechStarted, SpeechStopped, TranscriptFinal, TranscriptPartial, Understood,
+)
+from ..reply.history import History
+from ..reply.responder import IntentChoice
+from ..skills import Timer, Timers
+from ..speak.chunker import Chunker
+from ..threads import AnyOf, iterate_in_thread
+from ..understand.understander import Understanding
+from .bargein import BargeIn, Decision, DropFinal, InterruptReply, PauseReply, ResumeReply
+from .playback import PlaybackClock
+from .settings import InputFormat, apply_settings
+from .supervisor import Watchdog, supervised
+from .turns import Turn, TurnTable
+
+if TYPE_CHECKING:
+    from ..api import Assistant
+
+P = TypeVar("P")
+SORRY = "Sorry, something went wrong there."
+
+
+@dataclass(frozen=True)
+class Item(Generic[P]):
+    """A payload crossing a queue, stamped with its turn."""
+
+    turn_id: int
+    payload: P
+
+
+@dataclass(frozen=True)
+class SpeechChunk:
+    """Text for the synthesizer at ``offset`` in the reply; ``last`` closes the turn's reply."""
+
+    text: str
+    offset: int = 0
+    last: bool = False
+    reply: str = ""
+
+
+class Session:
+    """A live conversation with the assistant.
+
+    Push 16 kHz mono audio with :meth:`send_audio` (it may keep coming while the
+    assistant speaks), read :class:`~assistant.events.Event` objects from
+    :meth:`events`. On an ``interrupt`` event a client flushes its playback and
+    may report how far it got with :meth:`report_playback`. Call :meth:`end_audio`
+    when the input is over (a file ended) to let the last turn finish, and
+    :meth:`close` (or use ``async with``) to stop every task.
+    """
+
+    #: Turns remembered (playback marks, replies, clocks); a long conversation stays bounded.
+    KEEP_TURNS = 16
+
+    def __init__(self, assistant: Assistant, config: Config | None = None) -> None:
+        self.assistant = assistant
+        # A copy: settings a client changes apply to this session only.
+        self.config = copy.deepcopy(config or assistant.config)
+        self.id = uuid.uuid4().hex[:12]
+        self.history = History()
+        self.turns = TurnTable(self.KEEP_TURNS)
+        self.timers = Timers(on_fire=self._timer_fired)
+        self.listener = assistant.listener(self.config, self.turns.open_id, self.turns.clock)
+        self.input = InputFormat()
+        self.barge = BargeIn(self.config.duplex, self._recent_words)
+        self.playback = PlaybackClock(assistant.synthesizer.sample_rate, self.config.duplex, self.listener,
+                                      self._audible)
+        self.watchdog = Watchdog(self.config.duplex.reply_stall_s)
+        self._reply_q: asyncio.Queue[Item[Understanding] | None] = asyncio.Queue()
+        self._speech_q: asyncio.Queue[Item[SpeechChunk] | None] = asyncio.Queue()
+        self._out_q: asyncio.Queue[Event | None] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._tick: asyncio.TimerHandle | None = None
+        self._closed = self._input_ended = False
+        self.failure: str | None = None
+        """Why the session stopped working (a stage died), or None."""
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the supervised stage tasks and announce the session."""
+        if self._tasks:
+            return
+        self.timers.loop = asyncio.get_running_loop()
+        stages: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = [
+            *self.listener.stages(), ("understand", self._understand), ("respond", self._respond),
+            ("speak", self._speak), ("watchdog", self._watch)]
+        self._tasks = [asyncio.create_task(supervised(name, run, self._stage_died), name=f"{self.id}:{name}")
+                       for name, run in stages]
+        self._emit(SessionCreated(0, self.id, INPUT_SAMPLE_RATE, self.assistant.synthesizer.sample_rate))
+
+    async def close(self) -> None:
+        """Cancel and await every stage task. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self.timers.close()
+        self.playback.close()
+        if self._tick:
+            self._tick.cancel()
+        self.turns.cancel_all()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._out_q.put_nowait(None)
+
+    async def __aenter__(self) -> Session:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _stage_died(self, name: str, err: BaseException) -> None:
+        # A bug, not one turn's trouble: say so and end the event stream rather than hang.
+        if self.failure is None:
+            self.failure = f"the {name} stage failed: {err}"
+            self.turns.cancel_all()
+            self._emit(ErrorEvent(0, f"internal error ({self.failure}); this session is over", "internal_error"))
+            self._out_q.put_nowait(None)
+
+    # -- input and output ---------------------------------------------------------
+
+    @property
+    def input_sample_rate(self) -> int:
+        """The rate the client sends audio at (16 kHz unless changed with :meth:`update`)."""
+        return self.input.rate
+
+    @property
+    def input_open(self) -> bool:
+        """Audio is still accepted (no :meth:`end_audio`, :meth:`close` or failure)."""
+        return not (self._closed or self._input_ended or self.failure)
+
+    async def send_audio(self, audio: bytes | np.ndarray) -> None:
+        """Queue input audio: PCM16 little-endian bytes or a float32 array, mono, at
+        ``input_sample_rate`` (16 kHz unless changed with :meth:`update`).
+
+        Raises :class:`~assistant.errors.AudioInputError` once the input has ended.
+        """
+        if not self.input_open:
+            raise AudioInputError(f"the input has ended ({self.failure or 'input_audio_buffer.end'}); "
+                                  "open a new session to talk again")
+        samples = pcm16_to_float(audio) if isinstance(audio, (bytes, bytearray, memoryview)) else audio
+        await self.listener.feed(self.input.to_16k(np.asarray(samples, dtype=np.float32)))
+
+    async def end_audio(self) -> None:
+        """No more input: finish the utterance in progress and let its reply complete."""
+        if not self._input_ended:
+            self._input_ended = True
+            await self.listener.feed(None)
+
+    async def say(self, text: str) -> int:
+        """Make the assistant speak ``text`` as a turn of its own (announcements, tests); returns the turn id."""
+        return self._announce(text, "announcement")
+
+    def update(self, settings: dict[str, object]) -> dict[str, object]:
+        """Change session settings (see :data:`.settings.UPDATABLE`, plus ``input_sample_rate``
+        and ``input_audio_format``); all or nothing.
+
+        Raises :class:`~assistant.errors.AssistantError` naming the bad setting.
+        """
+        applied = apply_settings(settings, self.config, self.input)
+        self.listener.settings_changed()  # the base settings; a speaking-time overlay stays on top
+        return applied
+
+    def report_playback(self, turn_id: int, audio_end_ms: float) -> str | None:
+        """The client played ``audio_end_ms`` of ``turn_id``'s reply: cut the history to that.
+
+        Returns the text now in the history for that turn (None if unknown turn).
+        """
+        turn = self.turns.get(turn_id)
+        if turn is None or turn.exchange is None or turn.playback is None:
+            return None
+        return turn.cut_to(int(audio_end_ms * turn.playback.rate / 1000))
+
+    def heard_reply(self, turn_id: int) -> str | None:
+        """What the history holds of ``turn_id``'s reply (what the person heard of it)."""
+        turn = self.turns.get(turn_id)
+        return turn.exchange.assistant if turn is not None and turn.exchange is not None else None
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Events in order until the session ends (after :meth:`end_audio` drains, or :meth:`close`)."""
+        while (event := await self._out_q.get()) is not None:
+            if isinstance(event, ReplyAudio) and not self.turns.live(event.turn_id):
+                continue  # audio of a cancelled turn never leaves, even if it was already queued
+            yield event
+
+    def _emit(self, event: Event) -> None:
+        self.watchdog.saw(event, self._now())
+        self._out_q.put_nowait(event)
+
+    @staticmethod
+    def _now() -> float:
+        return asyncio.get_running_loop().time()
+
+    def _announce(self, text: str, intent: str) -> int:
+        turn = self.turns.open()
+        turn.clock.mark("understood")
+        self.watchdog.opened(turn.id, self._now())
+        self._reply_q.put_nowait(Item(turn.id, Understanding(text, (), intent, 1.0, skill_reply=text)))
+        return turn.id
+
+    def _timer_fired(self, timer: Timer) -> None:
+        # A due timer is a turn of its own: the assistant speaks up unprompted.
+        note = f"Your {timer.label} is done." if "timer" in timer.label else f"It's time: your {timer.label}."
+        self._announce(note, "alarm_fired")
+
+    # -- per-turn work, in the turn's cancel scope ----------------------------------
+
+    async def _for_turn(self, turn: Turn, work: Coroutine[Any, Any, None], failed: str, code: str) -> None:
+        """Run ``work`` for ``turn``: cancelling the turn stops it; its exception is the turn's error."""
+        task = asyncio.create_task(work)
+        turn.attach(task)  # type: ignore[arg-type]
+        try:
+            await task
+        except asyncio.CancelledError:
+            if asyncio.current_task().cancelling():  # type: ignore[union-attr]
+                raise  # the session is closing
+        except Exception as err:
+            turn.ended = True
+            self._emit(ErrorEvent(turn.id, f"{failed}: {err}", code))
+
+    def _give_up(self, turn_id: int) -> None:
+        turn = self.turns.get(turn_id)
+        if turn is not None:
+            turn.cancel()
+            self.playback.stop(turn)
+        self._emit(ErrorEvent(turn_id, f"no progress for {self.watchdog.stall_s:g} s; this turn was dropped",
+                              "reply_timeout"))
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.watchdog.check_every_s)
+            if (turn_id := self.watchdog.due(self._now())) is not None:
+                self._give_up(turn_id)
+
+    # -- barge-in -------------------------------------------------------------------
+
+    def _recent_words(self, turn_id: int) -> list[str]:
+        turn = self.turns.get(turn_id)
+        return self.playback.recent_words(turn) if turn is not None else []
+
+    def _audible(self, turn_id: int | None) -> None:
+        self._carry_out(self.barge.assistant_speaking(turn_id) if turn_id is not None else self.barge.assistant_silent())
+
+    def _barge_in(self, event: Event) -> bool:
+        """Feed the policy one listener event; True when that event's final is not a request."""
+        b, now = self.barge, self._now() * 1000
+        if isinstance(event, SpeechStarted):
+            decisions = b.speech_started(event.turn_id, event.audio_ms, now)
+        elif isinstance(event, SpeechStopped):
+            decisions = b.speech_stopped(event.turn_id, event.audio_ms)
+        elif isinstance(event, TranscriptPartial):
+            decisions = b.partial(event.turn_id, event.text, self.listener.echo_share)
+        elif isinstance(event, TranscriptFinal):
+            decisions = b.final(event.turn_id, event.transcript, event.echo_share)
+        else:
+            decisions = []
+        return DropFinal(event.turn_id) in self._carry_out(decisions)
+
+    def _carry_out(self, decisions: list[Decision]) -> list[Decision]:
+        for d in decisions:
+            if isinstance(d, PauseReply):
+                self.playback.pause()
+                self._emit(ReplyPaused(d.reply_turn))
+            elif isinstance(d, ResumeReply):
+                self.playback.resume()
+                self._emit(ReplyResumed(d.reply_turn))
+            elif isinstance(d, InterruptReply):
+                self._interrupt(d.reply_turn)
+        if self._tick:
+            self._tick.cancel()
+        if (deadline := self.barge.deadline_ms) is not None:
+            self._tick = asyncio.get_running_loop().call_later(
+                max(0.0, deadline / 1000 - self._now()), self._on_tick)
+        return decisions
+
+    def _on_tick(self) -> None:
+        self._carry_out(self.barge.tick(self._now() * 1000, self.listener.echo_share))
+
+    def _interrupt(self, turn_id: int) -> None:
+        """Cancel the reply: its work stops, its queued audio goes, the client is told first."""
+        turn = self.turns.get(turn_id)
+        if turn is None or not turn.cancel():
+            return
+        heard = turn.cut_to(self.playback.heard_samples(turn))
+        pending = []
+        while not self._out_q.empty():
+            ev = self._out_q.get_nowait()
+            if not (isinstance(ev, ReplyAudio) and ev.turn_id == turn_id):
+                pending.append(ev)
+        self._emit(Interrupted(turn_id, heard))  # jumps the queue
+        for ev in pending:
+            self._out_q.put_nowait(ev)
+        self.playback.stop(turn)
+
+    # -- stages -------------------------------------------------------------------
+
+    async def _understand(self) -> None:
+        # Forwards the listener's events, applies the barge-in rules, and turns each real final into a request.
+        while (event := await self.listener.events.get()) is not None:
+            not_a_request = self._barge_in(event)
+            self._emit(event)
+            if not isinstance(event, TranscriptFinal) or (turn := self.turns.get(event.turn_id)) is None:
+                continue
+            if not_a_request or not event.nbest:
+                turn.ended = True
+                continue
+            self.watchdog.opened(turn.id, self._now())
+            await self._for_turn(turn, self._understand_turn(turn, event), "understanding failed", "understand_error")
+        await self._reply_q.put(None)
+
+    async def _understand_turn(self, turn: Turn, event: TranscriptFinal) -> None:
+        bot = self.assistant
+        u = await asyncio.get_running_loop().run_in_executor(
+            bot.workers, bot.understander.understand, event.nbest, self.timers)
+        turn.clock.mark("understood")
+        slots = tuple((sl.type, sl.value) for sl in u.slots)
+        self._emit(Understood(turn.id, u.text, u.intent, u.confidence, u.candidates, slots, u.route))
+        await self._reply_q.put(Item(turn.id, u))
+
+    async def _respond(self) -> None:
+        while (item := await self._reply_q.get()) is not None:
+            if (turn := self.turns.get(item.turn_id)) is not None and not turn.cancelled:
+                await self._for_turn(turn, self._write_reply(turn, item.payload), "reply generation failed",
+                                     "llm_error")
+        await self._speech_q.put(None)
+
+    async def _write_reply(self, turn: Turn, u: Understanding) -> None:
+        bot, chunker, reply, offset = self.assistant, Chunker(), "", 0
+        # The exchange goes into the history now, so an interruption can cut the
+        # reply to what was heard even while it is still being written.
+        turn.exchange = self.history.add(u.text) if u.nbest else None
+        before = self.history.before(turn.exchange)
+
+        async def put(chunk: str) -> None:
+            nonlocal offset
+            at = reply.find(chunk, offset)
+            offset = at + len(chunk) if at >= 0 else offset
+            turn.clock.mark("first_chunk")
+            await self._speech_q.put(Item(turn.id, SpeechChunk(chunk, max(at, 0))))
+
+        def skill(intent: str) -> str | None:
+            return bot.understander.run_skill(intent, u, self.timers)
+
+        try:
+            async for piece in iterate_in_thread(lambda stop: bot.responder.stream(
+                    u, before, AnyOf(stop, turn.stop_signal), skill), executor=bot.workers):
+                if isinstance(piece, IntentChoice):
+                    self._emit(Understood(turn.id, u.text, piece.intent, None, u.candidates, (), u.route, "llm"))
+                    continue
+                turn.clock.mark("first_token")
+                reply += piece
+                turn.set_reply(reply)
+                self._emit(ReplyTextDelta(turn.id, piece))
+                for chunk in chunker.push(piece):
+                    await put(chunk)
+        except Exception as err:
+            self._emit(ErrorEvent(turn.id, f"reply generation failed: {err}", "llm_error"))
+            if not reply:  # say so rather than go silent
+                reply = SORRY
+                turn.set_reply(reply)
+                for chunk in chunker.push(reply + " "):
+                    await put(chunk)
+        for chunk in chunker.flush():
+            await put(chunk)
+        await self._speech_q.put(Item(turn.id, SpeechChunk("", last=True, reply=reply.strip())))
+
+    async def _speak(self) -> None:
+        while (item := await self._speech_q.get()) is not None:
+            turn, chunk = self.turns.get(item.turn_id), item.payload
+            if turn is None or turn.cancelled:
+                continue
+            if chunk.text:
+                await self._for_turn(turn, self._say_chunk(turn, chunk), "speech synthesis failed", "tts_error")
+            if chunk.last and not turn.cancelled:
+                turn.clock.mark("done")
+                turn.ended = True
+                self._emit(ReplyDone(turn.id, chunk.reply, turn.clock.metrics()))
+                self.playback.finished(turn)
+        self._out_q.put_nowait(None)
+
+    async def _say_chunk(self, turn: Turn, chunk: SpeechChunk) -> None:
+        synth = self.assistant.synthesizer
+        async for frame in iterate_in_thread(lambda stop: synth.frames(chunk.text, AnyOf(stop, turn.stop_signal)),
+                                             executor=self.assistant.workers):
+            await self.playback.wait_to_send(turn)
+            if turn.cancelled:
+                return
+            turn.clock.mark("first_audio")
+            self._emit(ReplyAudio(turn.id, float_to_pcm16(frame.audio), synth.sample_rate))
+            self.playback.sent(turn, frame.audio, chunk.offset + frame.spoken_chars)

@@ -1,0 +1,77 @@
+"""What a client may change in its session, checked all or nothing, and how its audio arrives."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import soxr
+
+from ..config import INPUT_SAMPLE_RATE, Config
+from ..errors import AssistantError
+
+#: Settings a client may change: name -> (section, field, type, min, max).
+UPDATABLE: dict[str, tuple[str, str, type, float, float]] = {
+    "silence_ms": ("vad", "silence_ms", int, 100, 3000),
+    "min_speech_ms": ("vad", "min_speech_ms", int, 0, 2000),
+    "max_utterance_s": ("vad", "max_utterance_s", float, 1.0, 60.0),
+    "speech_threshold": ("vad", "speech_threshold", float, 0.1, 0.95),
+    "nbest": ("asr", "nbest", int, 1, 10),
+    "partial_interval_ms": ("asr", "partial_interval_ms", int, 200, 5000),
+    "confirm_ms": ("duplex", "confirm_ms", int, 100, 3000),
+}
+
+#: Input rates a client may declare (``input_sample_rate``); audio is resampled to 16 kHz.
+INPUT_RATES = (8000, 16000, 22050, 24000, 32000, 44100, 48000)
+
+_STREAM = ("input_audio_format", "input_sample_rate")  # how the audio arrives, not a config field
+
+
+class InputFormat:
+    """The rate the client sends at, and the resampler that brings it to 16 kHz."""
+
+    def __init__(self) -> None:
+        self.rate = INPUT_SAMPLE_RATE
+        self._to_16k: soxr.ResampleStream | None = None
+
+    def set_rate(self, rate: int) -> None:
+        if rate != self.rate:
+            self.rate = rate
+            self._to_16k = None if rate == INPUT_SAMPLE_RATE else soxr.ResampleStream(
+                rate, INPUT_SAMPLE_RATE, 1, dtype="float32")
+
+    def to_16k(self, samples: np.ndarray) -> np.ndarray:
+        return samples if self._to_16k is None else self._to_16k.resample_chunk(samples)
+
+
+def apply_settings(settings: dict[str, object], config: Config, stream: InputFormat) -> dict[str, object]:
+    """Check every setting, then apply them all to ``config`` and ``stream``; return what was applied.
+
+    Raises :class:`~assistant.errors.AssistantError` naming the first bad setting (nothing changes then).
+    """
+    rate = settings.get("input_sample_rate", stream.rate)
+    if isinstance(rate, bool) or rate not in INPUT_RATES:
+        raise AssistantError(f"input_sample_rate {str(rate)[:20]!r} is not supported; use one of "
+                             f"{', '.join(map(str, INPUT_RATES))} (16000 needs no resampling)")
+    if settings.get("input_audio_format", "pcm16") != "pcm16":
+        raise AssistantError("input_audio_format must be 'pcm16' (16-bit little-endian mono)")
+    checked: dict[str, object] = {}
+    for name, value in settings.items():
+        if name in _STREAM:
+            continue
+        if name not in UPDATABLE:
+            raise AssistantError(f"unknown setting {str(name)[:40]!r}; settable: "
+                                 f"{', '.join([*UPDATABLE, *_STREAM])}")
+        _, _, kind, lo, hi = UPDATABLE[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                or (kind is int and value != int(value)):
+            raise AssistantError(f"setting {name!r} must be {'an integer' if kind is int else 'a number'}")
+        if not lo <= value <= hi:
+            raise AssistantError(f"setting {name!r} must be between {lo} and {hi}")
+        checked[name] = kind(value)
+    for name, value in checked.items():
+        section, attr, *_ = UPDATABLE[name]
+        setattr(getattr(config, section), attr, value)
+    stream.set_rate(int(rate))  # type: ignore[call-overload]
+    checked.update({k: settings[k] for k in _STREAM if k in settings})
+    return checked

@@ -1,0 +1,298 @@
+"""The listening path: audio in, speech and transcript events out.
+
+Two tasks joined by a queue:
+
+- **listen**: runs the endpointer on incoming audio; opens a turn at speech start;
+  asks for a partial decode every ``partial_interval_ms`` of speech; passes on the
+  ``Pause`` (start the final speculatively) and the endpoint.
+- **recognise**: runs the decodes in worker threads. It reads everything queued at
+  once and skips partial requests that a newer request of the same turn makes
+  stale, so a slow decode never builds a backlog. A final reuses the speculative
+  decode started at the pause when the audio is the same, so at the endpoint the
+  n-best list is usually ready or nearly so.
+
+The session talks to it through named hooks only: :meth:`Listener.agent_speech_started`
+and ``agent_speech_stopped`` (a stricter speech start applies in between, over
+whatever base settings are in force), :meth:`Listener.add_echo_reference` (what was
+played), :meth:`Listener.settings_changed`. A failure on one piece of audio or one
+decode is that turn's ``error`` event; listening goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from concurrent.futures import Executor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .asr import LocalAgreement, Recognizer, Transcript
+from ..config import INPUT_SAMPLE_RATE, Config
+from .echo import EchoSuppressor
+from ..events import ErrorEvent, Event, SpeechStarted, SpeechStopped, TranscriptFinal, TranscriptPartial
+from ..metrics import TurnClock, TurnClocks
+from .vad import Dropped, Endpointer, FrameVAD, Pause, SpeechStart, Utterance, VoiceDetector
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PartialRequest:
+    """Decode the utterance so far for a live partial."""
+
+    turn_id: int
+    audio: np.ndarray
+    audio_ms: int
+
+
+@dataclass(frozen=True)
+class _Job:
+    turn_id: int
+    what: PartialRequest | Pause | Utterance | Dropped
+    echo_share: float = 0.0
+
+
+class Listener:
+    """Turns a stream of 16 kHz audio into speech and transcript events.
+
+    Feed audio with :meth:`feed` (``None`` ends the stream) and read events from
+    :attr:`events`, which ends with ``None`` once the last final is out.
+    ``next_turn`` hands out turn ids and ``clock`` their timing marks: the session
+    owns the turns. ``vad`` replaces webrtcvad + Silero (tests use a fake).
+    """
+
+    def __init__(
+        self,
+        recognizer: Recognizer,
+        silero_path: Path | None,
+        config: Config,
+        next_turn: Callable[[], int] | None = None,
+        clock: Callable[[int], TurnClock] | None = None,
+        executor: Executor | None = None,
+        vad: VoiceDetector | None = None,
+    ) -> None:
+        self.recognizer = recognizer
+        self.executor = executor  # where decodes run (None: the loop's default pool)
+        self.config = config
+        self._next_turn = next_turn or itertools.count(1).__next__
+        self.clock: Callable[[int], TurnClock] = clock or TurnClocks().__getitem__
+        """The timing marks of a turn (``endpoint`` and ``asr_done`` are set here)."""
+        if vad is None:
+            if silero_path is None:
+                raise ValueError("a Listener needs the Silero model path or a vad")
+            vad = FrameVAD(silero_path, config.vad)
+        self._vad = vad
+        self._agent_speaking = False
+        self.endpointer = Endpointer(vad, config.vad)
+        self.events: asyncio.Queue[Event | None] = asyncio.Queue()
+        self._audio_q: asyncio.Queue[np.ndarray | None] = asyncio.Queue()
+        self._jobs: asyncio.Queue[_Job | None] = asyncio.Queue()
+        self._turn = 0
+        self._position = 0  # samples consumed
+        self._received = 0  # samples queued
+        self._last_partial = 0
+        self._waiting = False  # the recognise task is idle, waiting for a job
+        self.echo = EchoSuppressor(max_delay_ms=config.duplex.playback_lead_ms + 400)
+        self.decode_seconds = 0.0  # compute spent decoding (for the real-time factor)
+        self._energy = np.zeros(2)  # (microphone, after echo removal) since the speech started
+        self.vad_seconds = 0.0
+
+    @property
+    def position(self) -> int:
+        """Input samples received so far (the input stream's clock)."""
+        return self._received
+
+    # -- hooks for the session ---------------------------------------------------
+
+    def agent_speech_started(self) -> None:
+        """The assistant is audible: its own voice may leak in, so speech must be surer to start."""
+        self._agent_speaking = True
+        self.settings_changed()
+
+    def agent_speech_stopped(self) -> None:
+        self._agent_speaking = False
+        self.settings_changed()
+
+    def add_echo_reference(self, audio: np.ndarray) -> None:
+        """``audio`` (16 kHz) was just sent for playback: the echo suppressor's reference."""
+        self.echo.played(audio, self._received)
+
+    def settings_changed(self) -> None:
+        """``config.vad`` changed (or the assistant started or stopped speaking): apply it, with
+        the stricter start on top while the assistant speaks."""
+        d, v = self.config.duplex, self.config.vad
+        self.endpointer.config = replace(v, speech_threshold=d.strict_speech_threshold, start_ms=d.strict_start_ms) \
+            if self._agent_speaking else v
+
+    @property
+    def echo_share(self) -> float:
+        """Share of the microphone's energy since the current speech started that was the
+        assistant's own voice, as the echo suppressor found it (0 when nothing was played)."""
+        mic, residual = self._energy
+        return 0.0 if mic <= 1e-9 else max(0.0, 1.0 - float(residual / mic))
+
+    async def feed(self, audio: np.ndarray | None) -> None:
+        """Queue audio (float32, 16 kHz mono); ``None`` ends the stream."""
+        if audio is not None:
+            self._received += len(audio)
+        await self._audio_q.put(audio)
+
+    def stages(self) -> list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]]:
+        """The two stage loops, named, for a caller that supervises its tasks (the session)."""
+        return [("listen", self._listen), ("recognise", self._recognise)]
+
+    def tasks(self, prefix: str) -> list[asyncio.Task[None]]:
+        """Create the two stage tasks; the caller owns (and cancels) them."""
+        return [asyncio.create_task(run(), name=f"{prefix}:{name}") for name, run in self.stages()]
+
+    async def settled(self) -> None:
+        """Wait until every queued chunk and decode request has been handled.
+
+        Feeding a file "as fast as possible" waits on this after each chunk, so the
+        stream is processed on a simulated clock (audio time advances only once the
+        work for it is done) rather than racing the VAD ahead of every decode.
+        """
+        while not (self._audio_q.empty() and self._jobs.empty() and self._waiting):
+            await asyncio.sleep(0.001)
+
+    async def _send(self, event: Event) -> None:
+        await self.events.put(event)
+
+    # -- listen -------------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        interval = self.config.asr.partial_interval_ms * INPUT_SAMPLE_RATE // 1000
+        while True:
+            chunk = await self._audio_q.get()
+            t0 = time.perf_counter()
+            try:
+                found = self._detect(chunk)
+            except Exception as err:  # one piece of audio failed: that turn's error, listening goes on
+                log.exception("voice activity detection failed")
+                found = await self._vad_failed(err)
+            self.vad_seconds += time.perf_counter() - t0
+            if chunk is not None:
+                self._position += len(chunk)
+            ep = self.endpointer
+            for ev in found:
+                if isinstance(ev, SpeechStart):
+                    self._turn = self._next_turn()
+                    self._last_partial = self._position
+                    self._energy[:] = 0.0
+                    await self._send(SpeechStarted(self._turn, ev.start_ms))
+                elif isinstance(ev, Pause):
+                    await self._jobs.put(_Job(self._turn, ev))
+                else:
+                    self.clock(self._turn).mark("endpoint")
+                    await self._send(SpeechStopped(self._turn, ev.end_ms))
+                    await self._jobs.put(_Job(self._turn, ev, self.echo_share))
+            if ep.in_speech and not ep.in_pause and self._position - self._last_partial >= interval:
+                self._last_partial = self._position
+                ms = self._position * 1000 // INPUT_SAMPLE_RATE
+                await self._jobs.put(_Job(self._turn, PartialRequest(self._turn, ep.current_audio(), ms)))
+            if chunk is None:
+                await self._jobs.put(None)
+                return
+
+    def _detect(self, chunk: np.ndarray | None) -> list[SpeechStart | Pause | Utterance | Dropped]:
+        if chunk is None:
+            return self.endpointer.flush()
+        if self.config.duplex.echo_suppression and self.echo.active:
+            residual = self.echo.process(chunk, self._position)
+            self._energy += (float(chunk @ chunk), float(residual @ residual))
+            chunk = residual
+        else:
+            self._energy += float(chunk @ chunk)
+        return self.endpointer.feed(chunk)
+
+    async def _vad_failed(self, err: Exception) -> list[SpeechStart | Pause | Utterance | Dropped]:
+        """Start the detector afresh; an utterance in progress ends as a noise with the error."""
+        in_speech = self.endpointer.in_speech
+        self._vad.reset()
+        self.endpointer = Endpointer(self._vad, self.endpointer.config)
+        await self._send(ErrorEvent(self._turn if in_speech else 0, f"listening failed on this audio: {err}",
+                                    "vad_error"))
+        return [Dropped(0, self._position * 1000 // INPUT_SAMPLE_RATE)] if in_speech else []
+
+    # -- recognise ----------------------------------------------------------------
+
+    async def _timed(self, fn: Callable[[np.ndarray], object], audio: np.ndarray) -> object:
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        try:
+            return await loop.run_in_executor(self.executor, fn, audio)
+        finally:
+            self.decode_seconds += loop.time() - t0
+
+    async def _recognise(self) -> None:
+        agreements: dict[int, LocalAgreement] = {}
+        speculative: dict[tuple[int, int], asyncio.Task[object]] = {}
+        while True:
+            self._waiting = True
+            first = await self._jobs.get()
+            self._waiting = False
+            batch = [first]
+            while not self._jobs.empty():
+                batch.append(self._jobs.get_nowait())
+            for i, job in enumerate(batch):
+                if job is None:
+                    for task in speculative.values():
+                        task.cancel()
+                    await self.events.put(None)
+                    return
+                what = job.what
+                if isinstance(what, PartialRequest):
+                    if any(j is not None and j.turn_id == job.turn_id for j in batch[i + 1 :]):
+                        continue  # stale: a newer request for this turn is queued
+                    await self._partial(job.turn_id, what, agreements)
+                elif isinstance(what, Pause):
+                    key = (job.turn_id, len(what.audio))
+                    speculative[key] = asyncio.create_task(self._timed(self.recognizer.final, what.audio))
+                elif isinstance(what, Utterance):
+                    task = speculative.pop((job.turn_id, len(what.audio)), None)
+                    self._drop_turn(job.turn_id, speculative, agreements)
+                    await self._final(job, what, task)
+                else:  # Dropped: a noise, not a request; its turn closes with no words
+                    self._drop_turn(job.turn_id, speculative, agreements)
+                    await self._send(TranscriptFinal(job.turn_id, "", (), round(float(job.echo_share), 3)))
+
+    async def _partial(self, turn: int, what: PartialRequest, agreements: dict[int, LocalAgreement]) -> None:
+        try:
+            text = await asyncio.wait_for(self._timed(self.recognizer.partial, what.audio),
+                                          self.config.asr.decode_timeout_s)
+        except Exception:  # a live partial is a preview: skip it, the final still comes
+            log.exception("partial decode failed (turn %d)", turn)
+            return
+        assert isinstance(text, str)
+        if text:
+            stable, unstable = agreements.setdefault(turn, LocalAgreement()).update(text)
+            await self._send(TranscriptPartial(turn, stable, unstable, what.audio_ms))
+
+    async def _final(self, job: _Job, what: Utterance, speculative: asyncio.Task[object] | None) -> None:
+        decode = speculative if speculative is not None else self._timed(self.recognizer.final, what.audio)
+        try:
+            result = await asyncio.wait_for(decode, self.config.asr.decode_timeout_s)
+        except Exception as err:  # this turn's error; the next utterance is heard as usual
+            why = f"took over {self.config.asr.decode_timeout_s:g} s" if isinstance(err, TimeoutError) else str(err)
+            log.warning("final decode failed (turn %d): %s", job.turn_id, why)
+            await self._send(ErrorEvent(job.turn_id, f"speech recognition failed: {why}", "asr_error"))
+            await self._send(TranscriptFinal(job.turn_id, "", (), round(float(job.echo_share), 3)))
+            return
+        assert isinstance(result, Transcript)
+        clock = self.clock(job.turn_id)
+        clock.mark("asr_done")
+        clock.info["speculative_final"] = float(speculative is not None)
+        await self._send(TranscriptFinal(job.turn_id, result.text, result.nbest, round(float(job.echo_share), 3)))
+
+    @staticmethod
+    def _drop_turn(turn: int, speculative: dict[tuple[int, int], asyncio.Task[object]],
+                   agreements: dict[int, LocalAgreement]) -> None:
+        agreements.pop(turn, None)
+        for key in [k for k in speculative if k[0] == turn]:
+            speculative.pop(key).cancel()

@@ -1,0 +1,240 @@
+"""Voice activity detection and endpointing.
+
+Two detectors, cheapest first: webrtcvad gates every frame, and the Silero VAD
+(ONNX, run with onnxruntime) confirms. Speech starts only when both agree, which
+keeps webrtcvad's false alarms on noise and Silero's on clicks out; once it runs,
+Silero alone (with a lower threshold) decides when it stops.
+The :class:`Endpointer` turns per-frame decisions into utterances with pre-roll,
+a minimum length, a silence endpoint and a maximum length.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import onnxruntime as ort
+import webrtcvad
+
+from ..audio import float_to_pcm16
+from ..config import INPUT_SAMPLE_RATE, VADConfig
+
+#: Silero works on 512-sample (32 ms) frames at 16 kHz with 64 samples of context.
+FRAME_SAMPLES = 512
+FRAME_MS = FRAME_SAMPLES * 1000 // INPUT_SAMPLE_RATE
+_CONTEXT = 64
+_WEBRTC_SAMPLES = 480  # webrtcvad accepts 10/20/30 ms; it sees the last 30 ms of each frame
+
+
+class SileroVAD:
+    """Stateful Silero VAD v6: feed 512-sample frames, get a speech probability each."""
+
+    def __init__(self, model_path: Path) -> None:
+        opts = ort.SessionOptions()
+        # One thread: a frame costs well under a millisecond and the cores are
+        # needed by ASR, the LLM and TTS.
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        self._session = ort.InferenceSession(str(model_path), sess_options=opts, providers=["CPUExecutionProvider"])
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the recurrent state (start of a new stream)."""
+        self._h = np.zeros((1, 1, 128), dtype=np.float32)
+        self._c = np.zeros((1, 1, 128), dtype=np.float32)
+        self._context = np.zeros(_CONTEXT, dtype=np.float32)
+
+    def __call__(self, frame: np.ndarray) -> float:
+        """Speech probability of one 512-sample float32 frame."""
+        x = np.concatenate([self._context, frame]).reshape(1, -1).astype(np.float32, copy=False)
+        prob, self._h, self._c = self._session.run(None, {"input": x, "h": self._h, "c": self._c})
+        self._context = frame[-_CONTEXT:].copy()
+        return float(np.asarray(prob).reshape(-1)[0])
+
+
+@dataclass(frozen=True)
+class FrameDecision:
+    """VAD verdict for one frame."""
+
+    webrtc: bool
+    prob: float
+
+
+class VoiceDetector(Protocol):
+    """A per-frame speech detector for one stream (the real one is :class:`FrameVAD`)."""
+
+    def __call__(self, frame: np.ndarray) -> FrameDecision: ...
+
+    def reset(self) -> None: ...
+
+
+class FrameVAD:
+    """webrtcvad gate + Silero confirmation for one stream."""
+
+    def __init__(self, silero_path: Path, config: VADConfig) -> None:
+        self.config = config
+        self._webrtc = webrtcvad.Vad(config.webrtc_mode)
+        self._silero = SileroVAD(silero_path)
+
+    def reset(self) -> None:
+        self._silero.reset()
+
+    def __call__(self, frame: np.ndarray) -> FrameDecision:
+        gate = self._webrtc.is_speech(float_to_pcm16(frame[-_WEBRTC_SAMPLES:]), INPUT_SAMPLE_RATE)
+        # Silero always runs so its recurrent state follows the audio.
+        return FrameDecision(gate, self._silero(frame))
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """A stretch of speech found by the endpointer (times in ms of stream audio)."""
+
+    start_ms: int
+    end_ms: int
+    audio: np.ndarray
+    """float32 16 kHz, including pre-roll and a short tail."""
+    forced: bool = False
+    """True when cut by the maximum length rather than by silence."""
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """A detected start that did not last ``min_speech_ms``: noise, not an utterance."""
+
+    start_ms: int
+    end_ms: int
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Speech paused for ``tail_ms``: ``audio`` is exactly what the utterance will hold
+    if the endpoint follows without more speech, so a final decode can start now."""
+
+    start_ms: int
+    audio: np.ndarray
+
+
+@dataclass(frozen=True)
+class SpeechStart:
+    """Speech began at ``start_ms`` (the first speech frame, before pre-roll)."""
+
+    start_ms: int
+
+
+class Endpointer:
+    """Frames in, speech-start and utterance events out.
+
+    Feed arbitrary-length float32 16 kHz chunks with :meth:`feed`; it returns the
+    :class:`SpeechStart` and :class:`Utterance` events that chunk completed.
+    """
+
+    def __init__(self, vad: VoiceDetector, config: VADConfig) -> None:
+        self.vad = vad
+        self.config = config
+        self._pending = np.zeros(0, dtype=np.float32)
+        self._preroll: deque[np.ndarray] = deque(maxlen=max(1, config.preroll_ms // FRAME_MS))
+        self._frames: list[np.ndarray] = []
+        self._in_speech = False
+        self._run = 0  # consecutive speech frames before start
+        self._silence = 0  # consecutive non-speech frames inside speech
+        self._speech_frames = 0
+        self._start_frame = 0
+        self._last_speech_frame = 0
+        self._frame_index = 0
+        self._tail_frames = max(1, config.tail_ms // FRAME_MS)
+
+    @property
+    def in_speech(self) -> bool:
+        return self._in_speech
+
+    @property
+    def in_pause(self) -> bool:
+        """Inside an utterance, but the last frame was not speech."""
+        return self._in_speech and self._silence > 0
+
+    def current_audio(self) -> np.ndarray:
+        """Audio of the utterance in progress (pre-roll included); empty outside speech."""
+        return np.concatenate(self._frames) if self._in_speech and self._frames else np.zeros(0, np.float32)
+
+    def _is_speech(self, d: FrameDecision) -> bool:
+        if self._in_speech:
+            # webrtcvad misses soft word endings that Silero still hears.
+            return d.prob >= self.config.continue_threshold
+        return d.webrtc and d.prob >= self.config.speech_threshold
+
+    def feed(self, audio: np.ndarray) -> list[SpeechStart | Pause | Utterance | Dropped]:
+        """Process a chunk of audio; return the events it completed, in order."""
+        out: list[SpeechStart | Pause | Utterance | Dropped] = []
+        buf = np.concatenate([self._pending, audio.astype(np.float32, copy=False)])
+        n = len(buf) // FRAME_SAMPLES
+        for i in range(n):
+            frame = buf[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES]
+            ev = self._step(frame)
+            if ev:
+                out.extend(ev)
+        self._pending = buf[n * FRAME_SAMPLES :].copy()
+        return out
+
+    def flush(self) -> list[Utterance | Dropped]:
+        """End of stream: close an utterance in progress."""
+        return [self._finish(forced=False)] if self._in_speech else []
+
+    def _step(self, frame: np.ndarray) -> list[SpeechStart | Pause | Utterance | Dropped]:
+        cfg = self.config
+        idx = self._frame_index
+        self._frame_index += 1
+        speech = self._is_speech(self.vad(frame))
+        events: list[SpeechStart | Pause | Utterance | Dropped] = []
+        if not self._in_speech:
+            self._preroll.append(frame)
+            self._run = self._run + 1 if speech else 0
+            if self._run * FRAME_MS >= cfg.start_ms:
+                self._in_speech = True
+                self._start_frame = idx - self._run + 1
+                self._frames = list(self._preroll)
+                self._preroll.clear()
+                self._speech_frames = self._run
+                self._silence = 0
+                self._last_speech_frame = idx
+                events.append(SpeechStart(self._start_frame * FRAME_MS))
+            return events
+        self._frames.append(frame)
+        if speech:
+            self._speech_frames += 1
+            self._silence = 0
+            self._last_speech_frame = idx
+        else:
+            self._silence += 1
+            if self._silence == self._tail_frames and self._speech_frames * FRAME_MS >= self.config.min_speech_ms:
+                events.append(Pause(self._start_frame * FRAME_MS, np.concatenate(self._frames)))
+        length_ms = (idx - self._start_frame + 1) * FRAME_MS
+        if self._silence * FRAME_MS >= cfg.silence_ms:
+            events.append(self._finish(forced=False))
+        elif length_ms >= cfg.max_utterance_s * 1000:
+            events.append(self._finish(forced=True))
+        return events
+
+    def _finish(self, forced: bool) -> Utterance | Dropped:
+        cfg = self.config
+        self._in_speech = False
+        self._run = 0
+        frames = self._frames
+        self._frames = []
+        # Keep a short tail after the last speech frame; drop the rest of the silence.
+        keep = len(frames) - max(0, self._silence - self._tail_frames)
+        frames = frames[:keep]
+        self._silence = 0
+        end_ms = (self._last_speech_frame + 1) * FRAME_MS
+        if self._speech_frames * FRAME_MS < cfg.min_speech_ms:
+            return Dropped(self._start_frame * FRAME_MS, end_ms)
+        audio = np.concatenate(frames) if frames else np.zeros(0, dtype=np.float32)
+        return Utterance(
+            start_ms=self._start_frame * FRAME_MS,
+            end_ms=end_ms,
+            audio=audio,
+            forced=forced,
+        )

@@ -1,0 +1,1 @@
+"""Replying: a skill's answer or a streamed LLM answer, and the conversation history it reads."""

@@ -1,0 +1,45 @@
+"""Conversation memory: the exchanges so far, which the LLM reads as chat messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .llm import Message
+
+
+@dataclass
+class Exchange:
+    """One user request and the assistant's reply, which may grow or be cut after the fact."""
+
+    user: str
+    assistant: str = ""
+
+
+@dataclass
+class History:
+    """Conversation memory, bounded to the last ``max_turns`` exchanges."""
+
+    max_turns: int = 4
+    exchanges: list[Exchange] = field(default_factory=list)
+
+    def add(self, user: str, assistant: str = "") -> Exchange:
+        """Append an exchange (dropping the oldest beyond ``max_turns``) and return it for later edits."""
+        ex = Exchange(user, assistant)
+        self.exchanges.append(ex)
+        del self.exchanges[: max(0, len(self.exchanges) - self.max_turns)]
+        return ex
+
+    def before(self, ex: Exchange | None) -> History:
+        """The history up to, not including, ``ex`` (all of it for None)."""
+        idx = next((i for i, e in enumerate(self.exchanges) if e is ex), len(self.exchanges))
+        return History(self.max_turns, self.exchanges[:idx])
+
+    @property
+    def messages(self) -> list[Message]:
+        """Chat messages, oldest first (an exchange with no reply yet contributes its request only)."""
+        out = []
+        for e in self.exchanges:
+            out.append(Message("user", e.user))
+            if e.assistant:
+                out.append(Message("assistant", e.assistant))
+        return out

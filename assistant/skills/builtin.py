@@ -1,0 +1,296 @@
+"""Deterministic skills: answers the assistant can give offline, at once, without the LLM.
+
+A skill is a function from a :class:`SkillRequest` to a reply string, or ``None``
+when it cannot handle this particular request (the LLM then answers).
+Register one for an intent with the decorator::
+
+    from assistant.skills import SkillRequest, default_registry
+
+    skills = default_registry()
+
+    @skills.skill("general_joke")
+    def joke(req: SkillRequest) -> str:
+        return "I would tell you a UDP joke, but you might not get it."
+
+    bot = Assistant(skills=skills)
+
+Timers and alarms really fire: the session's :class:`Timers` calls back when one
+is due, and the assistant says so.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import operator
+import re
+
+from num2words import num2words
+
+from .registry import SkillFn, SkillRegistry, SkillRequest
+from .spoken import say_duration, say_number, say_time, words_to_numbers
+
+
+# -- date and time ---------------------------------------------------------------------
+
+
+def datetime_skill(req: SkillRequest) -> str:
+    text = req.text.lower()
+    now = req.now
+    if re.search(r"\b(date|day|today|year|month)\b", text) and "time" not in text:
+        return f"Today is {now:%A}, {now:%B} {num2words(now.day, to='ordinal')}, {num2words(now.year, to='year')}."
+    return f"It's {say_time(now)}."
+
+
+# -- timers and alarms -------------------------------------------------------------------
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(hours?|hrs?|minutes?|mins?|seconds?|secs?)\b")
+_CLOCK = re.compile(r"\b(\d{1,2})(?:[:.\s](\d{2}))?\s*(a\s?m|p\s?m|in the morning|in the evening|at night|tonight)?\b")
+
+
+def _parse_duration(text: str) -> float | None:
+    total = 0.0
+    for n, unit in _DURATION.findall(text):
+        total += float(n) * (3600 if unit.startswith(("h",)) else 60 if unit.startswith("m") else 1)
+    if re.search(r"\bhalf an? hour\b", text):
+        total += 1800
+    return total or None
+
+
+def _parse_clock(text: str, now: dt.datetime) -> dt.datetime | None:
+    m = re.search(r"\b(?:at|for|to)\s+(\d{1,2})(?:[:.\s](\d{2}))?\s*(a\s?m|p\s?m|in the morning|in the evening|at night|tonight)?", text)
+    if not m:
+        return None
+    hour, minute = int(m.group(1)), int(m.group(2) or 0)
+    if hour > 23 or minute > 59:
+        return None
+    suffix = (m.group(3) or "").replace(" ", "")
+    if suffix in ("pm", "intheevening", "atnight", "tonight") and hour < 12:
+        hour += 12
+    elif suffix in ("am", "inthemorning") and hour == 12:
+        hour = 0
+    due = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if not suffix and hour <= 12 and due <= now:
+        due += dt.timedelta(hours=12)  # "at 7" said at 9 am means 7 pm
+    if due <= now:
+        due += dt.timedelta(days=1)
+    if "tomorrow" in text and due.date() == now.date():
+        due += dt.timedelta(days=1)
+    return due
+
+
+def alarm_set_skill(req: SkillRequest) -> str | None:
+    text = words_to_numbers(req.text)
+    duration = _parse_duration(text)
+    if duration and ("timer" in text or re.search(r"\bin\s+\d", text)):
+        req.timers.add(f"{say_duration(duration)} timer", req.now + dt.timedelta(seconds=duration))
+        return f"Okay, a timer for {say_duration(duration)}, starting now."
+    due = _parse_clock(text, req.now)
+    if due is None and duration:
+        due = req.now + dt.timedelta(seconds=duration)
+    if due is None:
+        return None  # no time understood: let the LLM ask
+    day = "tomorrow" if due.date() != req.now.date() else "today"
+    req.timers.add(f"alarm for {say_time(due)}", due)
+    return f"Alarm set for {say_time(due)} {day}."
+
+
+def alarm_query_skill(req: SkillRequest) -> str:
+    timers = req.timers.list()
+    if not timers:
+        return "You have no alarms or timers set."
+    parts = [f"{t.label}, due at {say_time(t.due)}" for t in timers]
+    return f"You have {num2words(len(timers))}: " + "; ".join(parts) + "."
+
+
+def alarm_remove_skill(req: SkillRequest) -> str:
+    removed = req.timers.remove()
+    if not removed:
+        return "There was nothing to cancel."
+    return f"Cancelled {num2words(len(removed))} alarm{'s' if len(removed) != 1 else ''} and timers." if len(removed) > 1 \
+        else f"Cancelled your {removed[0].label}."
+
+
+# -- arithmetic and conversions -----------------------------------------------------------
+
+_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+        ast.Pow: operator.pow, ast.USub: operator.neg}
+_OP_WORDS = [
+    (r"\bmultiplied by\b|\btimes\b|\bx\b", "*"), (r"\bdivided by\b|\bover\b", "/"), (r"\bplus\b|\badd\b", "+"),
+    (r"\bminus\b|\bsubtract\b|\btake away\b", "-"), (r"\bsquared\b", "**2"), (r"\bcubed\b", "**3"),
+    (r"\bto the power of\b", "**"),
+]
+
+
+def _safe_eval(expr: str) -> float:
+    def ev(node: ast.AST) -> float:
+        if isinstance(node, ast.Expression):
+            return ev(node.body)
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+            return float(node.value)
+        if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+            left, right = ev(node.left), ev(node.right)
+            if isinstance(node.op, ast.Pow) and abs(right) > 100:
+                raise ValueError("exponent too large")
+            return float(_OPS[type(node.op)](left, right))
+        if isinstance(node, ast.UnaryOp) and type(node.op) in _OPS:
+            return float(_OPS[type(node.op)](ev(node.operand)))
+        raise ValueError("not arithmetic")
+
+    return ev(ast.parse(expr, mode="eval"))
+
+
+def maths_skill(req: SkillRequest) -> str | None:
+    conversion = convert_units(req.text)
+    if conversion:
+        return conversion
+    text = words_to_numbers(req.text)
+    m = re.search(r"square root of (\d+(?:\.\d+)?)", text)
+    if m:
+        return f"The square root of {say_number(float(m.group(1)))} is {say_number(float(m.group(1)) ** 0.5)}."
+    m = re.search(r"(\d+(?:\.\d+)?) percent of (\d+(?:\.\d+)?)", text)
+    if m:
+        a, b = float(m.group(1)), float(m.group(2))
+        return f"{say_number(a)} percent of {say_number(b)} is {say_number(a * b / 100)}."
+    expr = text
+    for pattern, op in _OP_WORDS:
+        expr = re.sub(pattern, f" {op} ", expr)
+    tokens = re.findall(r"\d+(?:\.\d+)?|\*\*|[-+*/()]", expr)
+    if sum(t[0].isdigit() for t in tokens) < 2 and "**" not in tokens:
+        return None
+    try:
+        value = _safe_eval("".join(tokens))
+    except (ValueError, SyntaxError, ZeroDivisionError, OverflowError):
+        return "That doesn't work out: you can't divide by zero." if "/0" in "".join(tokens) else None
+    spoken = " ".join(tokens).replace("**", "to the power").replace("*", "times").replace("/", "divided by")
+    spoken = re.sub(r"\d+(?:\.\d+)?", lambda m: say_number(float(m.group())), spoken)
+    return f"{spoken.replace('+', 'plus').replace(' - ', ' minus ')} is {say_number(value)}."
+
+
+# Length in meters, mass in kilograms, volume in liters; temperature handled apart.
+_UNIT_FACTORS = {
+    "kilometer": ("length", 1000.0), "meter": ("length", 1.0), "centimeter": ("length", 0.01),
+    "mile": ("length", 1609.344), "foot": ("length", 0.3048), "feet": ("length", 0.3048), "inch": ("length", 0.0254),
+    "yard": ("length", 0.9144), "kilogram": ("mass", 1.0), "gram": ("mass", 0.001), "pound": ("mass", 0.45359237),
+    "ounce": ("mass", 0.028349523), "liter": ("volume", 1.0), "litre": ("volume", 1.0),
+    "milliliter": ("volume", 0.001), "gallon": ("volume", 3.785411784), "cup": ("volume", 0.2365882365),
+}
+_UNIT_NAMES = "|".join(sorted(_UNIT_FACTORS, key=len, reverse=True))
+_CONVERT = re.compile(rf"(\d+(?:\.\d+)?)\s*(?:degrees?\s+)?({_UNIT_NAMES}|celsius|fahrenheit)(?:e?s)?\b.*?\b(?:in|to|into)\s+({_UNIT_NAMES}|celsius|fahrenheit)")
+_HOW_MANY = re.compile(rf"how many ({_UNIT_NAMES})(?:e?s)? (?:are )?(?:in|is) (?:a |an |one )?(\d+(?:\.\d+)?)?\s*({_UNIT_NAMES})")
+
+
+def _unit_word(name: str, value: float) -> str:
+    name = "foot" if name == "feet" else name
+    plural = {"foot": "feet", "inch": "inches", "yen": "yen", "yuan": "yuan", "swiss franc": "swiss francs"}.get(
+        name, name + "s")
+    return name if abs(value - 1) < 1e-9 else plural
+
+
+def convert_units(text: str) -> str | None:
+    """Length, mass, volume and temperature conversions with exact factors."""
+    t = words_to_numbers(text.lower()).replace("kilometres", "kilometers").replace("metres", "meters")
+    m = _CONVERT.search(t)
+    if m:
+        value, src, dst = float(m.group(1)), m.group(2), m.group(3)
+    else:
+        m = _HOW_MANY.search(t)
+        if not m:
+            return None
+        dst, value, src = m.group(1), float(m.group(2) or 1), m.group(3)
+    if {src, dst} <= {"celsius", "fahrenheit"}:
+        out = value * 9 / 5 + 32 if src == "celsius" else (value - 32) * 5 / 9
+        return f"{say_number(value)} degrees {src.title()} is {say_number(out)} degrees {dst.title()}."
+    if src not in _UNIT_FACTORS or dst not in _UNIT_FACTORS or _UNIT_FACTORS[src][0] != _UNIT_FACTORS[dst][0]:
+        return None
+    out = value * _UNIT_FACTORS[src][1] / _UNIT_FACTORS[dst][1]
+    return f"{say_number(value)} {_unit_word(src, value)} is {say_number(out)} {_unit_word(dst, out)}."
+
+
+#: Fixed rates (US dollars per unit), stated in every answer: the assistant is offline.
+CURRENCY_RATES_DATE = "January 2026"
+CURRENCY_RATES = {
+    "dollar": 1.0, "euro": 1.08, "pound": 1.27, "yen": 0.0067, "rupee": 0.012, "yuan": 0.14,
+    "canadian dollar": 0.73, "australian dollar": 0.66, "swiss franc": 1.13, "peso": 0.058,
+}
+_CURRENCY_ALIASES = {
+    "usd": "dollar", "us dollar": "dollar", "american dollar": "dollar", "bucks": "dollar", "eur": "euro",
+    "british pound": "pound", "sterling": "pound", "gbp": "pound", "japanese yen": "yen", "jpy": "yen",
+    "indian rupee": "rupee", "inr": "rupee", "chinese yuan": "yuan", "renminbi": "yuan", "cad": "canadian dollar",
+    "aud": "australian dollar", "franc": "swiss franc", "chf": "swiss franc", "mexican peso": "peso",
+}
+
+
+def _currencies_in(text: str) -> list[str]:
+    names = sorted([*CURRENCY_RATES, *_CURRENCY_ALIASES], key=len, reverse=True)
+    pattern = re.compile(r"\b(" + "|".join(re.escape(n) for n in names) + r")(?:e?s)?\b")
+    found, taken = [], []
+    for m in pattern.finditer(text):
+        if any(a <= m.start() < b for a, b in taken):
+            continue
+        taken.append(m.span())
+        found.append(_CURRENCY_ALIASES.get(m.group(1), m.group(1)))
+    return found
+
+
+def currency_skill(req: SkillRequest) -> str | None:
+    text = words_to_numbers(req.text.lower())
+    found = _currencies_in(text)
+    if len(found) < 2:
+        return None
+    amount = re.search(r"\d+(?:\.\d+)?", text)
+    value = float(amount.group()) if amount else 1.0
+    src, dst = found[0], found[1]
+    out = value * CURRENCY_RATES[src] / CURRENCY_RATES[dst]
+    return (f"At my fixed rates from {CURRENCY_RATES_DATE}, {say_number(value)} {_unit_word(src, value)} "
+            f"is about {say_number(out)} {_unit_word(dst, out)}. I'm offline, so I can't check today's rate.")
+
+
+# -- honest limits -------------------------------------------------------------------------
+
+
+def offline_skill(what: str) -> SkillFn:
+    def reply(req: SkillRequest) -> str:
+        return f"I can't reach the internet, so I can't check {what}. I run entirely offline."
+
+    return reply
+
+
+def no_device_skill(what: str) -> SkillFn:
+    def reply(req: SkillRequest) -> str:
+        return f"I can't {what} yet: I'm not connected to any devices or accounts."
+
+    return reply
+
+
+_NO_DEVICE = {
+    "iot_hue_lighton": "turn lights on", "iot_hue_lightoff": "turn lights off", "iot_hue_lightdim": "dim the lights",
+    "iot_hue_lightup": "brighten the lights", "iot_hue_lightchange": "change the lights",
+    "iot_wemo_on": "switch devices on", "iot_wemo_off": "switch devices off", "iot_cleaning": "start the vacuum",
+    "iot_coffee": "make coffee", "email_sendemail": "send email", "email_query": "read your email",
+    "email_addcontact": "change your contacts", "email_querycontact": "look up your contacts",
+    "social_post": "post to social media", "takeaway_order": "order food", "transport_taxi": "book a taxi",
+    "transport_ticket": "book tickets", "calendar_set": "add to your calendar", "calendar_query": "read your calendar",
+    "calendar_remove": "change your calendar", "play_music": "play music", "play_radio": "play the radio",
+    "play_podcasts": "play podcasts", "play_audiobook": "play audiobooks",
+}
+
+
+def default_registry() -> SkillRegistry:
+    """The built-in skills."""
+    reg = SkillRegistry()
+    reg.register("datetime_query", datetime_skill)
+    reg.register("alarm_remove", alarm_remove_skill, r"\b(cancel|stop|remove|delete|clear)\b.*\btimers?\b")
+    reg.register("alarm_query", alarm_query_skill, r"\b(what|which|list|any|how much time)\b.*\btimers?\b")
+    reg.register("alarm_set", alarm_set_skill, r"\btimer\b")
+    reg.register("qa_maths", maths_skill)
+    reg.register("qa_currency", currency_skill)
+    for intent, what in [
+        ("weather_query", "the weather"), ("news_query", "the news"), ("qa_stock", "stock prices"),
+        ("transport_traffic", "the traffic"), ("transport_query", "timetables"),
+        ("recommendation_events", "what's on nearby"), ("social_query", "social media"),
+    ]:
+        reg.register(intent, offline_skill(what))
+    for intent, what in _NO_DEVICE.items():
+        reg.register(intent, no_device_skill(what))
+    return reg

@@ -1,0 +1,1 @@
+"""Speaking: text normalisation, clause-first chunking and speech synthesis in short frames."""

@@ -1,0 +1,226 @@
+"""Train the intent head: ``python -m assistant.training`` (or ``make train-intent``).
+
+Reproducible: fixed seeds, deterministic solver, the same data gives the same
+weights. Needs the dev extras (scikit-learn, scipy), which the run-time path never
+imports. Trains on MASSIVE en-US ``train``, selects and calibrates on ``dev``, and
+reports SLURP devel as well (it overlaps MASSIVE dev, so it is not fully held out
+from model selection; it is never trained on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .classifier import HEAD_DIR, IntentClassifier
+from .encoder import SentenceEncoder
+from .intents import INTENTS, read_examples
+from ..models import PROJECT_ROOT, ModelStore
+from .textfeatures import NgramTfidf
+
+SHARED = PROJECT_ROOT.parent / "shared" / "eval" / "intents"
+SEED = 13
+
+
+def _sparse(vec: NgramTfidf, texts: list[str]):  # type: ignore[no-untyped-def]
+    from scipy.sparse import csr_matrix
+
+    rows, cols, vals = [], [], []
+    for r, t in enumerate(texts):
+        idx, val = vec.transform_one(t)
+        rows += [r] * len(idx)
+        cols += idx.tolist()
+        vals += val.tolist()
+    return csr_matrix((vals, (rows, cols)), shape=(len(texts), vec.size), dtype=np.float32)
+
+
+def _dense(encoder: SentenceEncoder, texts: list[str]) -> np.ndarray:
+    return np.concatenate(
+        [np.concatenate(encoder.encode_layers(texts[i : i + 64]), axis=1) for i in range(0, len(texts), 64)]
+    )
+
+
+def _fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
+    best_t, best_nll = 1.0, np.inf
+    for t in np.arange(0.3, 3.01, 0.05):
+        z = logits / t
+        z = z - z.max(1, keepdims=True)
+        nll = float(-(z[np.arange(len(y)), y] - np.log(np.exp(z).sum(1))).mean())
+        if nll < best_nll:
+            best_t, best_nll = float(t), nll
+    return round(best_t, 2)
+
+
+def train(data: Path, slurp: Path | None, out: Path, c: float = 10.0) -> dict[str, float]:
+    """Fit features and head, calibrate, evaluate; write ``head.npz``, ``features.json``, ``CARD.md``."""
+    from scipy.sparse import csr_matrix, hstack
+    from sklearn.linear_model import LogisticRegression
+
+    np.random.seed(SEED)
+    rows = read_examples(data)
+    train_ex = [e for e in rows if e.partition == "train"]
+    dev_ex = [e for e in rows if e.partition == "dev"]
+    labels = list(INTENTS)
+    index = {label: i for i, label in enumerate(labels)}
+    encoder = SentenceEncoder(ModelStore().path_for("sentence-encoder"))
+    t0 = time.time()
+    vecs = [
+        NgramTfidf.fit((e.text for e in train_ex), "word", 1, 2, max_features=8000),
+        NgramTfidf.fit((e.text for e in train_ex), "char_wb", 2, 5, max_features=12000),
+    ]
+
+    def features(examples):  # type: ignore[no-untyped-def]
+        texts = [e.text for e in examples]
+        return hstack([csr_matrix(_dense(encoder, texts)), *[_sparse(v, texts) for v in vecs]]).tocsr()
+
+    x_train, x_dev = features(train_ex), features(dev_ex)
+    y_train = np.array([index[e.intent] for e in train_ex])
+    y_dev = np.array([index[e.intent] for e in dev_ex])
+    model = LogisticRegression(C=c, max_iter=4000, random_state=SEED)
+    model.fit(x_train, y_train)
+    temperature = _fit_temperature(model.decision_function(x_dev), y_dev)
+
+    dense_dim = encoder.dim * encoder.layers
+    coef = model.coef_.astype(np.float32)
+    splits = np.cumsum([dense_dim, *[v.size for v in vecs]])
+    out.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(
+        out / "head.npz",
+        w_dense=coef[:, : splits[0]].astype(np.float16),
+        bias=model.intercept_.astype(np.float32),
+        **{f"w_sparse{i}": coef[:, splits[i] : splits[i + 1]].astype(np.float16) for i in range(len(vecs))},
+    )
+    (out / "features.json").write_text(json.dumps(
+        {"labels": labels, "temperature": temperature, "vectorizers": [v.to_json() for v in vecs]}
+    ))
+    # Evaluate what was saved (float16 weights), through the run-time classifier.
+    clf = IntentClassifier(encoder, out)
+    metrics = {"dev_accuracy": _accuracy(clf, dev_ex), "temperature": temperature, "train_s": round(time.time() - t0)}
+    if slurp is not None and slurp.is_file():
+        metrics["slurp_devel_accuracy"] = _accuracy(clf, read_examples(slurp))
+    _write_card(out, metrics, len(train_ex), len(dev_ex), c)
+    return metrics
+
+
+def bio_tags(text: str, slots: tuple[tuple[str, str], ...], offsets: list[tuple[int, int]]) -> list[str]:
+    """Per-piece BIO tags for ``text`` given its (type, value) slots, located left to right."""
+    from .slots import word_starts
+
+    spans, pos = [], 0
+    low = text.lower()
+    for typ, value in slots:
+        i = low.find(value.lower(), pos)
+        if i < 0:
+            continue
+        spans.append((i, i + len(value), typ))
+        pos = i + len(value)
+    tags = []
+    for (start, end), first in zip(offsets, word_starts(offsets, text)):
+        tag = "O"
+        for a, b, typ in spans:
+            if end > start and a <= start < b:
+                tag = ("B-" if start == a else "I-") + typ
+        tags.append(tag)
+    return tags
+
+
+def train_slots(data: Path, out: Path, c: float = 1.0) -> dict[str, float]:
+    """Fit the BIO slot tagger on MASSIVE train word-piece states; write slots.npz/json."""
+    from sklearn.linear_model import LogisticRegression
+
+    from .intents import SLOT_TYPES
+    from .slots import SlotTagger
+
+    rows = read_examples(data)
+    train_ex = [e for e in rows if e.partition == "train"]
+    dev_ex = [e for e in rows if e.partition == "dev"]
+    encoder = SentenceEncoder(ModelStore().path_for("sentence-encoder"))
+    tags = ["O"] + [f"{p}-{t}" for t in SLOT_TYPES for p in ("B", "I")]
+    index = {t: i for i, t in enumerate(tags)}
+    xs, ys = [], []
+    for e in train_ex:
+        states, offsets = encoder.token_states(e.text)
+        for vec, tag, (a, b) in zip(states, bio_tags(e.text, e.slots, offsets), offsets):
+            if b > a:
+                xs.append(vec)
+                ys.append(index[tag])
+    model = LogisticRegression(C=c, max_iter=120, random_state=SEED)
+    model.fit(np.asarray(xs, dtype=np.float32), np.asarray(ys))
+    print(f"slot tagger: {len(xs)} word pieces, {model.n_iter_[0]} iterations", file=sys.stderr)
+    w = np.zeros((len(tags), model.coef_.shape[1]), dtype=np.float32)
+    b = np.full(len(tags), -1e4, dtype=np.float32)  # tags never seen in training are never predicted
+    w[model.classes_] = model.coef_
+    b[model.classes_] = model.intercept_
+    np.savez_compressed(out / "slots.npz", w=w.astype(np.float16), b=b)
+    (out / "slots.json").write_text(json.dumps({"tags": tags}))
+    tagger = SlotTagger(encoder, out)
+    return {"slot_f1_dev": slot_f1(tagger, dev_ex)}
+
+
+def slot_f1(tagger, examples: list) -> float:  # type: ignore[no-untyped-def,type-arg]
+    """Micro F1 over (type, value) pairs, values compared case-insensitively."""
+    from collections import Counter
+
+    tp = fp = fn = 0
+    for e in examples:
+        gold = Counter((t, v.lower().strip()) for t, v in e.slots)
+        pred = Counter((s.type, s.value.lower().strip()) for s in tagger.tag(e.text))
+        hit = sum((gold & pred).values())
+        tp += hit
+        fp += sum(pred.values()) - hit
+        fn += sum(gold.values()) - hit
+    return round(2 * tp / max(1, 2 * tp + fp + fn), 4)
+
+
+def _accuracy(clf: IntentClassifier, examples: list) -> float:  # type: ignore[type-arg]
+    hits = 0
+    for i in range(0, len(examples), 64):
+        batch = examples[i : i + 64]
+        probs = clf.probabilities([e.text for e in batch])
+        hits += sum(clf.labels[int(p.argmax())] == e.intent for p, e in zip(probs, batch))
+    return round(hits / len(examples), 4)
+
+
+def _write_card(out: Path, metrics: dict[str, float], n_train: int, n_dev: int, c: float) -> None:
+    (out / "CARD.md").write_text(f"""# Intent head (models/intent)
+
+Multinomial logistic regression over [mean-pooled states of all 6 layers of
+all-MiniLM-L6-v2 (2304 numbers); TF-IDF word 1-2-grams (8000); TF-IDF character
+2-5-grams inside words (12000)], 60 SLURP/MASSIVE intents. Weights stored as float16.
+The encoder is not fine-tuned: the default model's weights stay as shipped.
+
+- **Data**: MASSIVE 1.0 en-US, `train` partition ({n_train} utterances) to fit; `dev`
+  ({n_dev}) to calibrate (temperature scaling) and select. Licence of the data: CC BY 4.0
+  (see ../shared/eval/intents/MASSIVE_LICENSE, MASSIVE_NOTICE.md); these weights are derived
+  from it and carry the same attribution: "MASSIVE, Amazon.com, Inc., CC BY 4.0".
+- **Command**: `make train-intent` (= `.venv/bin/python -m assistant.training`), seed {SEED},
+  C = {c}; about {metrics['train_s']} s on 2 cores.
+- **Metrics** (text, 1-best, this exact file): MASSIVE dev accuracy {metrics['dev_accuracy']},
+  SLURP devel accuracy {metrics.get('slurp_devel_accuracy', 'n/a')} (SLURP devel overlaps MASSIVE
+  dev, which was used for calibration only). Temperature {metrics['temperature']}.
+""")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Train the intent classifier head")
+    parser.add_argument("--data", type=Path, default=SHARED / "massive_en_train_dev.jsonl")
+    parser.add_argument("--slurp", type=Path, default=SHARED / "slurp_devel.jsonl")
+    parser.add_argument("--out", type=Path, default=HEAD_DIR)
+    parser.add_argument("--C", type=float, default=10.0)
+    parser.add_argument("--only", choices=["intent", "slots", "both"], default="both")
+    args = parser.parse_args()
+    metrics: dict[str, float] = {}
+    if args.only in ("intent", "both"):
+        metrics |= train(args.data, args.slurp, args.out, args.C)
+    if args.only in ("slots", "both"):
+        metrics |= train_slots(args.data, args.out)
+    print(json.dumps(metrics))
+
+
+if __name__ == "__main__":
+    main()

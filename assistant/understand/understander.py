@@ -1,0 +1,84 @@
+"""Understanding what was meant, from the recogniser's n-best list.
+
+The policy, with thresholds chosen on MASSIVE dev (see ``UnderstandConfig``):
+
+1. The n-best classifier fuses the hypotheses into calibrated intent probabilities.
+2. Confident (>= ``skill_threshold``) and a skill exists that can handle it: the
+   skill answers at once, deterministically.
+3. Unsure (< ``llm_threshold``) or mostly unknown words (out of scope): the LLM
+   decides, choosing among the classifier's candidates or ``out_of_scope`` and
+   replying in the same generation.
+4. Otherwise (confident, open-ended, no skill): the LLM answers the best text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field, replace
+
+from .classifier import IntentClassifier
+from ..config import UnderstandConfig
+from ..events import Hypothesis
+from .intents import OUT_OF_SCOPE
+from ..skills import SkillRegistry, SkillRequest, Timers
+from .slots import Slot, SlotTagger
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """What the reply stage works from."""
+
+    text: str
+    nbest: tuple[Hypothesis, ...]
+    intent: str
+    confidence: float
+    candidates: tuple[tuple[str, float], ...] = ()
+    slots: tuple[Slot, ...] = ()
+    """Slot values found in the chosen text (the tagger's, from the best hypothesis)."""
+    skill_reply: str | None = None
+    """Set when a skill answered: the reply is this text, no LLM needed."""
+    llm_decides: bool = False
+    """The classifier was unsure: the LLM picks the intent while it replies."""
+
+    @property
+    def route(self) -> str:
+        return "skill" if self.skill_reply is not None else "llm_decides" if self.llm_decides else "llm"
+
+
+@dataclass
+class Understander:
+    """Classifier + skills + thresholds: n-best in, :class:`Understanding` out."""
+
+    classifier: IntentClassifier
+    skills: SkillRegistry
+    config: UnderstandConfig = field(default_factory=UnderstandConfig)
+    tagger: SlotTagger | None = None
+
+    def understand(self, nbest: tuple[Hypothesis, ...], timers: Timers | None = None,
+                   now: dt.datetime | None = None) -> Understanding:
+        """Decide who answers, running the skill now if it is the skill's turn."""
+        hyps = tuple(h for h in nbest if h.text.strip())
+        if not hyps:
+            raise ValueError("nothing to understand: empty n-best list")
+        best = max(hyps, key=lambda h: h.posterior)
+        text = " ".join(best.text.split())
+        result = self.classifier.classify(hyps)
+        slots = tuple(self.tagger.tag(text)) if self.tagger else ()
+        base = Understanding(text, hyps, result.intent, result.confidence, result.candidates, slots)
+        claimed = self.skills.triggered(text)
+        intent = claimed or result.intent
+        if intent in self.skills and (claimed or result.confidence >= self.config.skill_threshold):
+            reply = self.run_skill(intent, base, timers, now)
+            if reply is not None:
+                return replace(base, intent=intent, confidence=1.0 if claimed else base.confidence, skill_reply=reply)
+        if result.coverage < self.config.oos_coverage:
+            return replace(base, intent=OUT_OF_SCOPE, llm_decides=True)
+        if result.confidence < self.config.llm_threshold:
+            return replace(base, llm_decides=True)
+        return base
+
+    def run_skill(self, intent: str, u: Understanding, timers: Timers | None = None,
+                  now: dt.datetime | None = None) -> str | None:
+        """The skill's reply for ``intent`` on this request, or None (no skill, or it declined)."""
+        req = SkillRequest(u.text, intent, u.nbest, now or dt.datetime.now(), timers or Timers())
+        return self.skills.run(req)
