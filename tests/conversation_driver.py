@@ -63,5 +63,5 @@ class Driver:
             if turn is not None and (self.ends_of(turn) or (finals and not finals[-1].nbest)):  # type: ignore[attr-defined]
                 break
             await self.feed(silence(0.02))
-        await self.feed(silence(0.06))  # the assistant falls silent (lead 20 ms) before the next request
+        await self.feed(silence(0.06), pace_s=0.02)  # the assistant falls silent (lead 20 ms) before the next request
         return turn

@@ -37,7 +37,9 @@ RATE = 16_000
 _TAG = re.compile(r"\bt(\d+)\b")
 
 #: What a fault does: raise at once, hang (until the work is stopped, or for good: 'stuck'), be slow.
+#: The detector runs on the event loop, where a hang would stop everything: it only raises or is slow.
 KINDS = ("raise", "hang", "stuck", "slow")
+VAD_KINDS = ("raise", "slow")
 #: Where it happens.
 STAGES = ("vad", "asr", "understand", "llm", "tts")
 
@@ -61,6 +63,8 @@ class Faults:
         if fault is None or fault[0] != stage:
             return
         kind = fault[1]
+        if stage == "vad":  # the detector runs on the event loop, frame by frame: once is enough
+            del self.plan[int(m.group(1))]  # type: ignore[union-attr]
         if kind == "raise":
             raise FakeFailure(f"fake {stage} failure on t{m.group(1)}")  # type: ignore[union-attr]
         if kind == "slow":

@@ -92,8 +92,7 @@ class BargeIn:
 
     def assistant_silent(self) -> list[Decision]:
         """Nothing of the assistant's is audible any more (its reply ended or was cut)."""
-        if self.state in (State.SPEAKING, State.INTERRUPTED):
-            self.state = State.IDLE
+        self.state, self._speech_turn = State.IDLE, None
         return []
 
     # -- the person's side -----------------------------------------------------

@@ -97,6 +97,8 @@ class PlaybackClock:
 
     def resume(self) -> None:
         self._resume.set()
+        if self._playing is None and self._audible:
+            self._schedule_check(self._play_until - self._now())  # a paused tail may be over
 
     # -- sending -----------------------------------------------------------------
 
@@ -145,13 +147,13 @@ class PlaybackClock:
         if self._last is turn or self._playing is turn:
             self._playing = None
             self._play_until = 0.0
-            self.resume()
+            self._resume.set()
             self._check_silent()
 
     def close(self) -> None:
         if self._check is not None:
             self._check.cancel()
-        self.resume()
+        self._resume.set()
 
     def _start(self, turn: Turn) -> None:
         self._playing = self._last = turn
@@ -166,7 +168,8 @@ class PlaybackClock:
         self._check = asyncio.get_running_loop().call_later(max(0.0, delay), self._check_silent)
 
     def _check_silent(self) -> None:
-        if self._audible and not self.speaking:
+        # A paused reply holds the floor until it resumes or is stopped.
+        if self._audible and not self.speaking and not self.paused:
             self._audible = False
             self._ears.agent_speech_stopped()
             self._on_audible(None)

@@ -1,0 +1,157 @@
+"""The barge-in policy as a pure state machine: every transition, scripted in milliseconds (no models)."""
+
+from __future__ import annotations
+
+from assistant.config import DuplexConfig
+from assistant.conversation.bargein import BargeIn, DropFinal, InterruptReply, PauseReply, ResumeReply, State
+
+REPLY, SPEECH = 1, 2
+STORY = "once upon a time a small robot lived in a quiet house by the sea".split()
+
+
+def speaking(recent: list[str] | None = None, **settings: object) -> BargeIn:
+    """A policy whose assistant is reading turn 1's reply (``recent`` its last words)."""
+    b = BargeIn(DuplexConfig(**settings), lambda turn: (recent if recent is not None else STORY) if turn == REPLY else [])
+    assert b.assistant_speaking(REPLY) == [] and b.state is State.SPEAKING
+    return b
+
+
+def test_idle_speech_is_just_a_request() -> None:
+    b = BargeIn(DuplexConfig())
+    assert b.speech_started(SPEECH, 0, 0) == [] and b.state is State.IDLE
+    assert b.partial(SPEECH, "what time", 0.0) == []
+    assert b.final(SPEECH, "what time is it", 0.0) == []
+    assert b.deadline_ms is None
+
+
+def test_speech_over_the_reply_pauses_it_and_sets_the_confirm_deadline() -> None:
+    b = speaking()
+    assert b.speech_started(SPEECH, 5000, 1000) == [PauseReply(REPLY)]
+    assert b.state is State.PAUSED and b.deadline_ms == 1000 + DuplexConfig().confirm_ms
+
+
+def test_words_interrupt_at_once() -> None:
+    b = speaking()
+    b.speech_started(SPEECH, 5000, 1000)
+    assert b.partial(SPEECH, "wait stop", 0.0) == [InterruptReply(REPLY)]
+    assert b.state is State.INTERRUPTED and b.deadline_ms is None
+    # The interrupting speech is a request: its final is kept.
+    assert b.final(SPEECH, "wait, stop the story", 0.0) == []
+    assert b.assistant_silent() == [] and b.state is State.IDLE
+
+
+def test_a_backchannel_partial_waits_and_its_final_resumes_the_reply() -> None:
+    b = speaking()
+    b.speech_started(SPEECH, 5000, 1000)
+    assert b.partial(SPEECH, "mm hmm", 0.0) == []
+    assert b.speech_stopped(SPEECH, 5600) == []
+    assert b.final(SPEECH, "Mm-hmm.", 0.0) == [ResumeReply(REPLY), DropFinal(SPEECH)]
+    assert b.state is State.SPEAKING
+
+
+def test_repeated_backchannel_words_count_as_a_backchannel() -> None:
+    b = speaking()
+    b.speech_started(SPEECH, 5000, 1000)
+    b.speech_stopped(SPEECH, 5700)
+    assert b.final(SPEECH, "yeah yeah", 0.0) == [ResumeReply(REPLY), DropFinal(SPEECH)]
+
+
+def test_a_blip_is_a_false_start_whatever_its_words() -> None:
+    b = speaking()
+    b.speech_started(SPEECH, 5000, 1000)
+    b.speech_stopped(SPEECH, 5000 + 200)  # < min_interrupt_ms (250)
+    assert b.final(SPEECH, "Stop.", 0.0) == [ResumeReply(REPLY), DropFinal(SPEECH)]
+
+
+def test_a_sound_with_no_words_resumes() -> None:
+    b = speaking()
+    b.speech_started(SPEECH, 5000, 1000)
+    b.speech_stopped(SPEECH, 5400)
+    assert b.final(SPEECH, "", 0.0) == [ResumeReply(REPLY), DropFinal(SPEECH)]
+
+
+def test_the_assistants_own_words_are_its_echo() -> None:
+    b = speaking()
+    b.speech_started(SPEECH, 5000, 1000)
+    assert b.partial(SPEECH, "a quiet house", 0.0) == []  # its own recent words
+    b.speech_stopped(SPEECH, 5900)
+    assert b.final(SPEECH, "A quiet house by the see.", 0.0) == [ResumeReply(REPLY), DropFinal(SPEECH)]
+
+
+def test_energy_that_is_mostly_echo_never_interrupts() -> None:
+    b = speaking()
+    b.speech_started(SPEECH, 5000, 1000)
+    assert b.partial(SPEECH, "hey brian", 0.95) == []
+    b.speech_stopped(SPEECH, 6000)
+    assert b.final(SPEECH, "Hey, Brian.", 0.95) == [ResumeReply(REPLY), DropFinal(SPEECH)]
+
+
+def test_speech_without_words_is_rechecked_then_interrupts_after_the_words_wait() -> None:
+    cfg = DuplexConfig()
+    b = speaking()
+    b.speech_started(SPEECH, 5000, 1000)
+    t = 1000 + cfg.confirm_ms
+    assert b.tick(t - 1, 0.0) == []  # not yet due
+    decisions = []
+    while not decisions:
+        t = b.deadline_ms  # type: ignore[assignment]
+        decisions = b.tick(t, 0.0)
+    assert decisions == [InterruptReply(REPLY)]
+    # Checked every recheck_ms after confirm_ms, and it gave up once words_wait_ms had passed.
+    assert t - 1000 >= cfg.words_wait_ms and (t - 1000 - cfg.confirm_ms) % cfg.recheck_ms == 0
+
+
+def test_words_heard_as_echo_at_first_interrupt_once_the_echo_share_falls() -> None:
+    b = speaking()
+    b.speech_started(SPEECH, 5000, 1000)
+    assert b.partial(SPEECH, "tell me more", 0.9) == []  # mostly echo by energy so far
+    assert b.tick(1000 + 500, 0.1) == [InterruptReply(REPLY)]  # a person's energy now
+
+
+def test_a_paused_reply_whose_speech_ended_resumes_if_no_final_ever_comes() -> None:
+    cfg = DuplexConfig()
+    b = speaking()
+    b.speech_started(SPEECH, 5000, 1000)
+    b.speech_stopped(SPEECH, 5600)
+    assert b.deadline_ms == 1000 + cfg.max_pause_ms
+    assert b.tick(1000 + cfg.max_pause_ms - 1, 0.0) == []
+    assert b.tick(1000 + cfg.max_pause_ms, 0.0) == [ResumeReply(REPLY)]
+
+
+def test_a_final_of_only_the_reply_s_words_while_speaking_is_dropped() -> None:
+    b = speaking()
+    # Speech that started before the reply became audible ends while it plays: not paused.
+    assert b.final(7, "the sea", 0.0) == [DropFinal(7)]
+    assert b.final(7, "what time is it", 0.0) == []
+    assert b.final(7, "anything", 0.9) == [DropFinal(7)]  # almost all echo by energy
+
+
+def test_speech_after_the_assistant_fell_silent_is_not_a_barge_in() -> None:
+    b = speaking()
+    assert b.assistant_silent() == [] and b.state is State.IDLE
+    assert b.speech_started(SPEECH, 9000, 3000) == []
+    assert b.final(SPEECH, "the sea", 0.0) == []  # the assistant is silent: its words are the person's now
+
+
+def test_the_reply_going_away_while_paused_ends_the_pause() -> None:
+    b = speaking()
+    b.speech_started(SPEECH, 5000, 1000)
+    b.assistant_silent()  # the reply was cancelled (watchdog) or its tail ended
+    assert b.state is State.IDLE and b.deadline_ms is None
+    assert b.final(SPEECH, "mm hmm", 0.0) == []
+
+
+def test_a_second_start_while_paused_is_ignored() -> None:
+    b = speaking()
+    b.speech_started(SPEECH, 5000, 1000)
+    assert b.speech_started(SPEECH + 1, 5200, 1200) == []
+    assert b.partial(SPEECH + 1, "stop now", 0.0) == []  # not the speech that paused the reply
+
+
+def test_a_new_reply_takes_the_floor_after_an_interruption() -> None:
+    b = speaking()
+    b.speech_started(SPEECH, 5000, 1000)
+    b.partial(SPEECH, "no thanks", 0.0)
+    assert b.state is State.INTERRUPTED
+    b.assistant_speaking(3)
+    assert b.state is State.SPEAKING and b.reply_turn == 3
