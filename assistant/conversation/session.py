@@ -29,22 +29,19 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
 
-from ..audio import float_to_pcm16, pcm16_to_float
+from ..audio import pcm16_to_float
 from ..config import INPUT_SAMPLE_RATE, Config
 from ..errors import AudioInputError
-from ..events import (
-    ErrorEvent, Event, Interrupted, ReplyAudio, ReplyDone, ReplyPaused, ReplyResumed, ReplyTextDelta,
-    SessionCreated, SpeechStarted, SpeechStopped, TranscriptFinal, TranscriptPartial, Understood,
-)
+from ..events import ErrorEvent, Event, ReplyDone, SessionCreated, TranscriptFinal, Understood
 from ..reply.history import History
-from ..reply.responder import IntentChoice
 from ..skills import Timer, Timers
-from ..speak.chunker import Chunker
-from ..threads import AnyOf, iterate_in_thread
 from ..understand.understander import Understanding
-from .bargein import BargeIn, Decision, DropFinal, InterruptReply, PauseReply, ResumeReply
+from .floor import Floor
+from .outbound import EventStream
 from .playback import PlaybackClock
+from .replying import ReplyWriter, SpeechChunk
 from .settings import InputFormat, apply_settings
+from .speaking import Speaker
 from .supervisor import Watchdog, supervised
 from .turns import Turn, TurnTable
 
@@ -52,7 +49,6 @@ if TYPE_CHECKING:
     from ..api import Assistant
 
 P = TypeVar("P")
-SORRY = "Sorry, something went wrong there."
 
 
 @dataclass(frozen=True)
@@ -61,16 +57,6 @@ class Item(Generic[P]):
 
     turn_id: int
     payload: P
-
-
-@dataclass(frozen=True)
-class SpeechChunk:
-    """Text for the synthesizer at ``offset`` in the reply; ``last`` closes the turn's reply."""
-
-    text: str
-    offset: int = 0
-    last: bool = False
-    reply: str = ""
 
 
 class Session:
@@ -97,15 +83,17 @@ class Session:
         self.timers = Timers(on_fire=self._timer_fired)
         self.listener = assistant.listener(self.config, self.turns.open_id, self.turns.clock)
         self.input = InputFormat()
-        self.barge = BargeIn(self.config.duplex, self._recent_words)
-        self.playback = PlaybackClock(assistant.synthesizer.sample_rate, self.config.duplex, self.listener,
-                                      self._audible)
         self.watchdog = Watchdog(self.config.duplex.reply_stall_s)
+        self.out = EventStream(self.turns.live, lambda ev: self.watchdog.saw(ev, self._now()))
+        self.playback = PlaybackClock(assistant.synthesizer.sample_rate, self.config.duplex, self.listener,
+                                      lambda turn_id: self.floor.audible(turn_id))
+        self.floor = Floor(self.config.duplex, self.turns, self.playback, self.out, lambda: self.listener.echo_share)
         self._reply_q: asyncio.Queue[Item[Understanding] | None] = asyncio.Queue()
         self._speech_q: asyncio.Queue[Item[SpeechChunk] | None] = asyncio.Queue()
-        self._out_q: asyncio.Queue[Event | None] = asyncio.Queue()
+        self.writer = ReplyWriter(assistant.responder, assistant.understander, assistant.workers, self.history,
+                                  self.timers, self.out.emit, lambda turn_id, c: self._speech_q.put(Item(turn_id, c)))
+        self.speaker = Speaker(assistant.synthesizer, assistant.workers, self.playback, self.out.emit)
         self._tasks: list[asyncio.Task[None]] = []
-        self._tick: asyncio.TimerHandle | None = None
         self._closed = self._input_ended = False
         self.failure: str | None = None
         """Why the session stopped working (a stage died), or None."""
@@ -122,7 +110,7 @@ class Session:
             ("speak", self._speak), ("watchdog", self._watch)]
         self._tasks = [asyncio.create_task(supervised(name, run, self._stage_died), name=f"{self.id}:{name}")
                        for name, run in stages]
-        self._emit(SessionCreated(0, self.id, INPUT_SAMPLE_RATE, self.assistant.synthesizer.sample_rate))
+        self.out.emit(SessionCreated(0, self.id, INPUT_SAMPLE_RATE, self.assistant.synthesizer.sample_rate))
 
     async def close(self) -> None:
         """Cancel and await every stage task. Safe to call twice."""
@@ -131,13 +119,12 @@ class Session:
         self._closed = True
         self.timers.close()
         self.playback.close()
-        if self._tick:
-            self._tick.cancel()
+        self.floor.close()
         self.turns.cancel_all()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._out_q.put_nowait(None)
+        self.out.end()
 
     async def __aenter__(self) -> Session:
         await self.start()
@@ -151,8 +138,8 @@ class Session:
         if self.failure is None:
             self.failure = f"the {name} stage failed: {err}"
             self.turns.cancel_all()
-            self._emit(ErrorEvent(0, f"internal error ({self.failure}); this session is over", "internal_error"))
-            self._out_q.put_nowait(None)
+            self.out.emit(ErrorEvent(0, f"internal error ({self.failure}); this session is over", "internal_error"))
+            self.out.end()
 
     # -- input and output ---------------------------------------------------------
 
@@ -213,16 +200,9 @@ class Session:
         turn = self.turns.get(turn_id)
         return turn.exchange.assistant if turn is not None and turn.exchange is not None else None
 
-    async def events(self) -> AsyncIterator[Event]:
+    def events(self) -> AsyncIterator[Event]:
         """Events in order until the session ends (after :meth:`end_audio` drains, or :meth:`close`)."""
-        while (event := await self._out_q.get()) is not None:
-            if isinstance(event, ReplyAudio) and not self.turns.live(event.turn_id):
-                continue  # audio of a cancelled turn never leaves, even if it was already queued
-            yield event
-
-    def _emit(self, event: Event) -> None:
-        self.watchdog.saw(event, self._now())
-        self._out_q.put_nowait(event)
+        return aiter(self.out)
 
     @staticmethod
     def _now() -> float:
@@ -253,14 +233,14 @@ class Session:
                 raise  # the session is closing
         except Exception as err:
             turn.ended = True
-            self._emit(ErrorEvent(turn.id, f"{failed}: {err}", code))
+            self.out.emit(ErrorEvent(turn.id, f"{failed}: {err}", code))
 
     def _give_up(self, turn_id: int) -> None:
         turn = self.turns.get(turn_id)
         if turn is not None:
             turn.cancel()
             self.playback.stop(turn)
-        self._emit(ErrorEvent(turn_id, f"no progress for {self.watchdog.stall_s:g} s; this turn was dropped",
+        self.out.emit(ErrorEvent(turn_id, f"no progress for {self.watchdog.stall_s:g} s; this turn was dropped",
                               "reply_timeout"))
 
     async def _watch(self) -> None:
@@ -269,73 +249,13 @@ class Session:
             if (turn_id := self.watchdog.due(self._now())) is not None:
                 self._give_up(turn_id)
 
-    # -- barge-in -------------------------------------------------------------------
-
-    def _recent_words(self, turn_id: int) -> list[str]:
-        turn = self.turns.get(turn_id)
-        return self.playback.recent_words(turn) if turn is not None else []
-
-    def _audible(self, turn_id: int | None) -> None:
-        self._carry_out(self.barge.assistant_speaking(turn_id) if turn_id is not None else self.barge.assistant_silent())
-
-    def _barge_in(self, event: Event) -> bool:
-        """Feed the policy one listener event; True when that event's final is not a request."""
-        b, now = self.barge, self._now() * 1000
-        if isinstance(event, SpeechStarted):
-            decisions = b.speech_started(event.turn_id, event.audio_ms, now)
-        elif isinstance(event, SpeechStopped):
-            decisions = b.speech_stopped(event.turn_id, event.audio_ms)
-        elif isinstance(event, TranscriptPartial):
-            decisions = b.partial(event.turn_id, event.text, self.listener.echo_share)
-        elif isinstance(event, TranscriptFinal):
-            decisions = b.final(event.turn_id, event.transcript, event.echo_share)
-        else:
-            decisions = []
-        return DropFinal(event.turn_id) in self._carry_out(decisions)
-
-    def _carry_out(self, decisions: list[Decision]) -> list[Decision]:
-        for d in decisions:
-            if isinstance(d, PauseReply):
-                self.playback.pause()
-                self._emit(ReplyPaused(d.reply_turn))
-            elif isinstance(d, ResumeReply):
-                self.playback.resume()
-                self._emit(ReplyResumed(d.reply_turn))
-            elif isinstance(d, InterruptReply):
-                self._interrupt(d.reply_turn)
-        if self._tick:
-            self._tick.cancel()
-        if (deadline := self.barge.deadline_ms) is not None:
-            self._tick = asyncio.get_running_loop().call_later(
-                max(0.0, deadline / 1000 - self._now()), self._on_tick)
-        return decisions
-
-    def _on_tick(self) -> None:
-        self._carry_out(self.barge.tick(self._now() * 1000, self.listener.echo_share))
-
-    def _interrupt(self, turn_id: int) -> None:
-        """Cancel the reply: its work stops, its queued audio goes, the client is told first."""
-        turn = self.turns.get(turn_id)
-        if turn is None or not turn.cancel():
-            return
-        heard = turn.cut_to(self.playback.heard_samples(turn))
-        pending = []
-        while not self._out_q.empty():
-            ev = self._out_q.get_nowait()
-            if not (isinstance(ev, ReplyAudio) and ev.turn_id == turn_id):
-                pending.append(ev)
-        self._emit(Interrupted(turn_id, heard))  # jumps the queue
-        for ev in pending:
-            self._out_q.put_nowait(ev)
-        self.playback.stop(turn)
-
     # -- stages -------------------------------------------------------------------
 
     async def _understand(self) -> None:
         # Forwards the listener's events, applies the barge-in rules, and turns each real final into a request.
         while (event := await self.listener.events.get()) is not None:
-            not_a_request = self._barge_in(event)
-            self._emit(event)
+            not_a_request = self.floor.heard(event)
+            self.out.emit(event)
             if not isinstance(event, TranscriptFinal) or (turn := self.turns.get(event.turn_id)) is None:
                 continue
             if not_a_request or not event.nbest:
@@ -351,55 +271,15 @@ class Session:
             bot.workers, bot.understander.understand, event.nbest, self.timers)
         turn.clock.mark("understood")
         slots = tuple((sl.type, sl.value) for sl in u.slots)
-        self._emit(Understood(turn.id, u.text, u.intent, u.confidence, u.candidates, slots, u.route))
+        self.out.emit(Understood(turn.id, u.text, u.intent, u.confidence, u.candidates, slots, u.route))
         await self._reply_q.put(Item(turn.id, u))
 
     async def _respond(self) -> None:
         while (item := await self._reply_q.get()) is not None:
             if (turn := self.turns.get(item.turn_id)) is not None and not turn.cancelled:
-                await self._for_turn(turn, self._write_reply(turn, item.payload), "reply generation failed",
+                await self._for_turn(turn, self.writer.write(turn, item.payload), "reply generation failed",
                                      "llm_error")
         await self._speech_q.put(None)
-
-    async def _write_reply(self, turn: Turn, u: Understanding) -> None:
-        bot, chunker, reply, offset = self.assistant, Chunker(), "", 0
-        # The exchange goes into the history now, so an interruption can cut the
-        # reply to what was heard even while it is still being written.
-        turn.exchange = self.history.add(u.text) if u.nbest else None
-        before = self.history.before(turn.exchange)
-
-        async def put(chunk: str) -> None:
-            nonlocal offset
-            at = reply.find(chunk, offset)
-            offset = at + len(chunk) if at >= 0 else offset
-            turn.clock.mark("first_chunk")
-            await self._speech_q.put(Item(turn.id, SpeechChunk(chunk, max(at, 0))))
-
-        def skill(intent: str) -> str | None:
-            return bot.understander.run_skill(intent, u, self.timers)
-
-        try:
-            async for piece in iterate_in_thread(lambda stop: bot.responder.stream(
-                    u, before, AnyOf(stop, turn.stop_signal), skill), executor=bot.workers):
-                if isinstance(piece, IntentChoice):
-                    self._emit(Understood(turn.id, u.text, piece.intent, None, u.candidates, (), u.route, "llm"))
-                    continue
-                turn.clock.mark("first_token")
-                reply += piece
-                turn.set_reply(reply)
-                self._emit(ReplyTextDelta(turn.id, piece))
-                for chunk in chunker.push(piece):
-                    await put(chunk)
-        except Exception as err:
-            self._emit(ErrorEvent(turn.id, f"reply generation failed: {err}", "llm_error"))
-            if not reply:  # say so rather than go silent
-                reply = SORRY
-                turn.set_reply(reply)
-                for chunk in chunker.push(reply + " "):
-                    await put(chunk)
-        for chunk in chunker.flush():
-            await put(chunk)
-        await self._speech_q.put(Item(turn.id, SpeechChunk("", last=True, reply=reply.strip())))
 
     async def _speak(self) -> None:
         while (item := await self._speech_q.get()) is not None:
@@ -407,21 +287,10 @@ class Session:
             if turn is None or turn.cancelled:
                 continue
             if chunk.text:
-                await self._for_turn(turn, self._say_chunk(turn, chunk), "speech synthesis failed", "tts_error")
+                await self._for_turn(turn, self.speaker.say(turn, chunk), "speech synthesis failed", "tts_error")
             if chunk.last and not turn.cancelled:
                 turn.clock.mark("done")
                 turn.ended = True
-                self._emit(ReplyDone(turn.id, chunk.reply, turn.clock.metrics()))
+                self.out.emit(ReplyDone(turn.id, chunk.reply, turn.clock.metrics()))
                 self.playback.finished(turn)
-        self._out_q.put_nowait(None)
-
-    async def _say_chunk(self, turn: Turn, chunk: SpeechChunk) -> None:
-        synth = self.assistant.synthesizer
-        async for frame in iterate_in_thread(lambda stop: synth.frames(chunk.text, AnyOf(stop, turn.stop_signal)),
-                                             executor=self.assistant.workers):
-            await self.playback.wait_to_send(turn)
-            if turn.cancelled:
-                return
-            turn.clock.mark("first_audio")
-            self._emit(ReplyAudio(turn.id, float_to_pcm16(frame.audio), synth.sample_rate))
-            self.playback.sent(turn, frame.audio, chunk.offset + frame.spoken_chars)
+        self.out.end()

@@ -1,0 +1,84 @@
+"""Writing one turn's reply: a skill's answer or the LLM's, as clause-first chunks for the speaker."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+from ..events import ErrorEvent, Event, ReplyTextDelta, Understood
+from ..reply.history import History
+from ..reply.responder import IntentChoice, Responder
+from ..skills import Timers
+from ..speak.chunker import Chunker
+from ..threads import AnyOf, iterate_in_thread
+from ..understand.understander import Understander, Understanding
+from .turns import Turn
+
+#: Spoken when the reply could not be written at all: the turn still ends in a reply.
+SORRY = "Sorry, something went wrong there."
+
+
+@dataclass(frozen=True)
+class SpeechChunk:
+    """Text for the synthesizer at ``offset`` in the reply; ``last`` closes the turn's reply."""
+
+    text: str
+    offset: int = 0
+    last: bool = False
+    reply: str = ""
+
+
+class ReplyWriter:
+    """Streams a reply into ``put(turn_id, chunk)``; the history follows what is written."""
+
+    def __init__(self, responder: Responder, understander: Understander, executor: Executor, history: History,
+                 timers: Timers, emit: Callable[[Event], None],
+                 put: Callable[[int, SpeechChunk], Awaitable[None]]) -> None:
+        self.responder = responder
+        self.understander = understander
+        self.executor = executor
+        self.history = history
+        self.timers = timers
+        self._emit = emit
+        self._put = put
+
+    async def write(self, turn: Turn, u: Understanding) -> None:
+        chunker, reply, offset = Chunker(), "", 0
+        # The exchange goes into the history now, so an interruption can cut the
+        # reply to what was heard even while it is still being written.
+        turn.exchange = self.history.add(u.text) if u.nbest else None
+        before = self.history.before(turn.exchange)
+
+        async def put(chunk: str) -> None:
+            nonlocal offset
+            at = reply.find(chunk, offset)
+            offset = at + len(chunk) if at >= 0 else offset
+            turn.clock.mark("first_chunk")
+            await self._put(turn.id, SpeechChunk(chunk, max(at, 0)))
+
+        def skill(intent: str) -> str | None:
+            return self.understander.run_skill(intent, u, self.timers)
+
+        try:
+            async for piece in iterate_in_thread(lambda stop: self.responder.stream(
+                    u, before, AnyOf(stop, turn.stop_signal), skill), executor=self.executor):
+                if isinstance(piece, IntentChoice):
+                    self._emit(Understood(turn.id, u.text, piece.intent, None, u.candidates, (), u.route, "llm"))
+                    continue
+                turn.clock.mark("first_token")
+                reply += piece
+                turn.set_reply(reply)
+                self._emit(ReplyTextDelta(turn.id, piece))
+                for chunk in chunker.push(piece):
+                    await put(chunk)
+        except Exception as err:
+            self._emit(ErrorEvent(turn.id, f"reply generation failed: {err}", "llm_error"))
+            if not reply:  # say so rather than go silent
+                reply = SORRY
+                turn.set_reply(reply)
+                for chunk in chunker.push(reply + " "):
+                    await put(chunk)
+        for chunk in chunker.flush():
+            await put(chunk)
+        await self._put(turn.id, SpeechChunk("", last=True, reply=reply.strip()))

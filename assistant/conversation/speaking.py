@@ -1,0 +1,36 @@
+"""Speaking one chunk of a turn's reply: synthesised in a worker thread, sent at the playback clock's pace."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Executor
+
+from ..audio import float_to_pcm16
+from ..events import Event, ReplyAudio
+from ..speak.synthesizer import Synthesizer
+from ..threads import AnyOf, iterate_in_thread
+from .playback import PlaybackClock
+from .replying import SpeechChunk
+from .turns import Turn
+
+
+class Speaker:
+    """Frames of speech out through ``emit``, each only once it is due and while its turn is live."""
+
+    def __init__(self, synthesizer: Synthesizer, executor: Executor, playback: PlaybackClock,
+                 emit: Callable[[Event], None]) -> None:
+        self.synthesizer = synthesizer
+        self.executor = executor
+        self.playback = playback
+        self._emit = emit
+
+    async def say(self, turn: Turn, chunk: SpeechChunk) -> None:
+        synth = self.synthesizer
+        async for frame in iterate_in_thread(lambda stop: synth.frames(chunk.text, AnyOf(stop, turn.stop_signal)),
+                                             executor=self.executor):
+            await self.playback.wait_to_send(turn)
+            if turn.cancelled:
+                return
+            turn.clock.mark("first_audio")
+            self._emit(ReplyAudio(turn.id, float_to_pcm16(frame.audio), synth.sample_rate))
+            self.playback.sent(turn, frame.audio, chunk.offset + frame.spoken_chars)
