@@ -12,6 +12,7 @@ import random
 import numpy as np
 import pytest
 
+from assistant.conversation.session import Session
 from assistant.conversation.turns import TurnTable
 from assistant.events import ErrorEvent, Event, Interrupted, ReplyAudio, ReplyDone, TranscriptFinal, Understood
 from conversation_driver import Driver
@@ -215,3 +216,45 @@ def test_finals_of_fake_turns_carry_their_nbest() -> None:
 
     final = next(e for e in asyncio.run(run()) if isinstance(e, TranscriptFinal))
     assert final.transcript == "hello t0" and len(final.nbest) == 2
+
+
+def test_orchestration_the_server_closes_a_session_whose_stage_died_with_1011_after_its_error() -> None:
+    import json
+
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    from assistant.serve.server import start_server
+
+    class BrokenStageBot(FakeAssistant):
+        """Fake models; every session's respond stage has a bug."""
+
+        def session(self, config: object = None) -> Session:  # type: ignore[override]
+            s = super().session()
+
+            async def broken() -> None:
+                raise RuntimeError("bug in a stage")
+
+            s._respond = broken  # type: ignore[method-assign]
+            return s
+
+    async def run() -> tuple[list[dict[str, object]], int | None, int | None]:
+        server = await start_server(BrokenStageBot(phrases(1), Faults({}), fast_config()), port=0)
+        port = server.sockets[0].getsockname()[1]
+        seen: list[dict[str, object]] = []
+        try:
+            async with connect(f"ws://127.0.0.1:{port}/ws") as ws:
+                try:
+                    async with asyncio.timeout(5):
+                        async for message in ws:
+                            seen.append(json.loads(message))
+                except ConnectionClosed:
+                    pass
+                return seen, ws.close_code, len(server.sockets)
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    seen, code, _ = asyncio.run(run())
+    assert [e["type"] for e in seen] == ["session.created", "error"] and seen[1]["code"] == "internal_error"
+    assert code == 1011

@@ -55,6 +55,7 @@ class Outbox:
         self._dropping = False
         self.dropped_audio_frames = 0
         self.sent_messages = 0
+        self._sending = False
 
     @property
     def waiting_audio_s(self) -> float:
@@ -85,6 +86,14 @@ class Outbox:
         self._ready.set()
         return True
 
+    async def flushed(self, timeout_s: float) -> bool:
+        """Wait (at most ``timeout_s``) until everything queued has been sent; True if it was."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while (self._queue or self._sending) and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        return not (self._queue or self._sending)
+
     def _drop_turn_audio(self, turn_id: object) -> None:
         kept = [m for m in self._queue if not (m.audio_s and m.turn_id == turn_id)]
         self._audio_s = sum(m.audio_s for m in kept)
@@ -104,10 +113,14 @@ class Outbox:
                 self._audio_s = max(0.0, self._audio_s - msg.audio_s)
             else:
                 self._events -= 1
-            for frame in msg.frames:
-                try:
-                    async with asyncio.timeout(self.stall_s):
-                        await self._send(frame)
-                except TimeoutError:
-                    raise ClientStalled(f"nothing taken for {self.stall_s:g} s") from None
+            self._sending = True
+            try:
+                for frame in msg.frames:
+                    try:
+                        async with asyncio.timeout(self.stall_s):
+                            await self._send(frame)
+                    except TimeoutError:
+                        raise ClientStalled(f"nothing taken for {self.stall_s:g} s") from None
+            finally:
+                self._sending = False
             self.sent_messages += 1

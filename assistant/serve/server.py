@@ -161,9 +161,16 @@ class Server:
         writer = asyncio.create_task(outbox.run(), name=f"{session.id}:write")
         close = Close(1000, "")
         try:
-            done, _ = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({reader, writer, pumper}, return_when=asyncio.FIRST_COMPLETED)
+            if pumper in done and session.failure is None and pumper.exception() is None:
+                # The input ended and every reply went out: the client may still read, then close.
+                done, _ = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
             failed = next((t.exception() for t in done if t.exception() is not None), None)
-            if isinstance(failed, ClientStalled):
+            if session.failure is not None:
+                # A stage died (logged with its traceback): its error event goes out, then a clean close.
+                await outbox.flushed(timeout_s=2.0)
+                close = Close(1011, "internal error")
+            elif isinstance(failed, ClientStalled):
                 close = Close(1008, f"client not reading: {failed}")
             elif failed is not None and not isinstance(failed, ConnectionClosed):
                 # A bug, not the client's doing: keep the traceback, end this session only.
