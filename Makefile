@@ -36,7 +36,10 @@ models: setup
 run: models
 	$(BIN)/assistant serve
 
+# Static checks first (seconds), then the tests.
 test: models
+	$(BIN)/ruff check assistant tests
+	$(BIN)/mypy
 	$(PY) -m pytest -q
 
 # Retrain the intent head in models/intent (about 3 minutes; seeded, reproducible).

@@ -3,8 +3,8 @@
 from .api import Assistant
 from .audio import load_audio, write_wav
 from .config import Config
-from .errors import AssistantError
 from .conversation.session import Session
+from .errors import AssistantError
 
 __all__ = ["Assistant", "AssistantError", "Config", "Session", "load_audio", "write_wav"]
 __version__ = "0.1.0"

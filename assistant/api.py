@@ -19,25 +19,25 @@ Example::
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
 
-from .listen.asr import Recognizer
 from .config import Config
+from .conversation.session import Session
+from .errors import ModelError
+from .listen.asr import Recognizer
 from .listen.listener import Listener
 from .metrics import TurnClock
-from .errors import ModelError
-from .understand.classifier import IntentClassifier
-from .understand.encoder import SentenceEncoder
-from .reply.llm import LLMBackend, LocalLLM, OpenAICompatibleLLM
 from .models import ModelStore
+from .reply.llm import LLMBackend, LocalLLM, OpenAICompatibleLLM
 from .reply.responder import Responder
-from .conversation.session import Session
 from .skills import SkillRegistry, default_registry
 from .speak.synthesizer import ENGINES, Synthesizer
+from .understand.classifier import IntentClassifier
+from .understand.encoder import SentenceEncoder
 from .understand.slots import SlotTagger
 from .understand.understander import Understander
 

@@ -178,7 +178,7 @@ class Config:
     model_dir: Path = field(default_factory=default_model_dir)
 
     @classmethod
-    def from_env(cls) -> "Config":
+    def from_env(cls) -> Config:
         """Defaults, with model paths and the LLM endpoint taken from the environment."""
         cfg = cls()
         cfg.asr.model_path = os.environ.get("ASSISTANT_ASR_MODEL") or None

@@ -12,8 +12,8 @@ from assistant import Assistant
 from assistant.audio import resample
 from assistant.bench.common import LONG_REPLY
 from assistant.skills import default_registry
-from assistant.speak.synthesizer import Synthesizer
 from assistant.speak.espeak import EspeakEngine
+from assistant.speak.synthesizer import Synthesizer
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"

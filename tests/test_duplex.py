@@ -10,12 +10,12 @@ import asyncio
 from typing import Any
 
 import numpy as np
+from conftest import SAMPLES, espeak, story_bot
 
 from assistant import Assistant, load_audio
 from assistant.bench.common import LONG_REPLY
 from assistant.bench.pacing import silence
 from assistant.bench.simclient import InProcess, SimulatedClient
-from conftest import SAMPLES, espeak, story_bot
 
 
 async def story_then(bot: Assistant, ask: np.ndarray, then: np.ndarray | None) -> tuple[SimulatedClient, Any, int]:
@@ -84,7 +84,7 @@ def test_a_backchannel_pauses_then_resumes(assistant: Assistant) -> None:
     ask = espeak(assistant, "Tell me a story.")
 
     async def run() -> None:
-        client, session, turn = await story_then(bot, ask, espeak(assistant, "yeah"))
+        client, _session, turn = await story_then(bot, ask, espeak(assistant, "yeah"))
         try:
             await play_to_the_end(client, turn)
             assert client.events_of("response.paused", turn) and client.events_of("response.resumed", turn)
@@ -99,7 +99,7 @@ def test_its_own_echo_does_not_interrupt_the_assistant(assistant: Assistant) -> 
     ask = espeak(assistant, "Tell me a story.")
 
     async def run() -> None:
-        client, session, turn = await story_then(bot, ask, None)
+        client, _session, turn = await story_then(bot, ask, None)
         try:
             await play_to_the_end(client, turn)
             # Never an interruption; the reply is spoken to the end. (A rare residual-echo

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SAMPLES, noise
 
 from assistant import Assistant, load_audio
-from assistant.listen.asr import LocalAgreement, posteriors
 from assistant.bench.asr import listen_to
-from assistant.events import TranscriptFinal, TranscriptPartial
 from assistant.bench.pacing import silence
+from assistant.events import TranscriptFinal, TranscriptPartial
+from assistant.listen.asr import LocalAgreement, posteriors
 from assistant.textnorm import normalise_for_wer, word_error_rate
-from conftest import SAMPLES, noise
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -60,7 +61,7 @@ def test_stream_gives_growing_partials_and_a_speculative_final(assistant: Assist
     res = asyncio.run(listen_to(assistant, audio, realtime=True, printer=collect))
     assert len(partials) >= 2
     stables = [p.stable.split() for p in partials]
-    for a, b in zip(stables, stables[1:]):
+    for a, b in itertools.pairwise(stables):
         assert b[: len(a)] == a  # the stable prefix only grows
     assert len(finals) == 1 and normalise_for_wer(finals[0].transcript) == "turn on the living room lamp"
     assert res.speculative_hits == 1  # the decode started at the pause was kept
@@ -86,8 +87,8 @@ def test_no_words_on_silence_or_noise(assistant: Assistant, kind: str) -> None:
 
 def _listen_with_echo(assistant: Assistant, mic: np.ndarray, reference: np.ndarray) -> tuple[list[TranscriptFinal], float]:
     """Feed ``mic`` to a listener that knows ``reference`` was played from sample 0."""
-    from assistant.listen.listener import Listener
     from assistant.bench.pacing import feed_audio
+    from assistant.listen.listener import Listener
 
     async def run() -> tuple[list[TranscriptFinal], float]:
         listener = Listener(assistant.recognizer, assistant.silero_path, assistant.config)

@@ -36,7 +36,7 @@ def test_orchestration_audio_beyond_the_cap_is_dropped_and_said_once() -> None:
         writer.cancel()
         return box, sent
 
-    box, sent = asyncio.run(run())
+    _box, sent = asyncio.run(run())
     errors = [m for m in sent if isinstance(m, str) and "audio_dropped" in m]
     assert len(errors) == 1  # one notice per run of drops, not one per frame
     assert isinstance(sent[-1], str) and "response.done" in sent[-1]  # events are never dropped

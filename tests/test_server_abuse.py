@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import SAMPLES, espeak, story_bot
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -23,7 +24,6 @@ from assistant import Assistant, load_audio
 from assistant.audio import float_to_pcm16, resample
 from assistant.serve.limits import ServerLimits
 from assistant.serve.server import Server
-from conftest import SAMPLES, espeak, story_bot
 
 
 @contextlib.asynccontextmanager
@@ -98,7 +98,7 @@ def test_bad_messages_get_error_events_while_another_session_talks(assistant: As
         return codes
 
     async def run() -> tuple[list[str], tuple[str, str]]:
-        async with running(assistant) as (url, app):
+        async with running(assistant) as (url, _app):
             codes, turn = await asyncio.gather(abuse(url), spoken_turn(url, load_audio(SAMPLES / "what_time_is_it.wav")))
             return codes, turn
 
@@ -121,7 +121,7 @@ def test_a_message_over_the_size_limit_closes_with_1009(assistant: Assistant) ->
 
 def test_an_event_flood_is_refused_then_closed_with_1008(assistant: Assistant) -> None:
     async def run() -> tuple[list[str], tuple[int | None, str]]:
-        async with running(assistant, messages_per_s=5, messages_burst=5, flood_close_after=50) as (url, app):
+        async with running(assistant, messages_per_s=5, messages_burst=5, flood_close_after=50) as (url, _app):
             async with connect(url) as ws:
                 await next_event(ws, "session.created")
                 for _ in range(300):

@@ -36,7 +36,7 @@ def test_words_to_numbers(words: str, digits: str) -> None:
         ("qa_maths", "square root of 144", "The square root of one hundred and forty-four is twelve."),
         ("qa_maths", "how many feet in a mile", "one mile is five thousand, two hundred and eighty feet."),
         ("qa_maths", "what is 30 degrees celsius in fahrenheit", "thirty degrees Celsius is eighty-six degrees Fahrenheit."),
-        ("weather_query", "will it rain tomorrow", "I can't reach the internet, so I can't check the weather. I run entirely offline."),
+        ("weather_query", "will it rain tomorrow", "I can't reach the internet, so I can't check the weather. I run entirely offline."),  # noqa: E501
     ],
 )
 def test_skill_answers(intent: str, text: str, reply: str) -> None:

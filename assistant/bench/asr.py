@@ -79,7 +79,7 @@ async def bench_asr(manifest: Path, realtime: bool = True, limit: int | None = N
     """Streaming vs offline WER, final latency, partial cadence and real-time factor."""
     rows = read_manifest(manifest)[:limit]
     bot = Assistant()
-    bot.recognizer, bot.silero_path  # load before timing
+    _ = bot.recognizer, bot.silero_path  # load before timing
     refs, stream_hyps, offline_hyps = [], [], []
     latencies: list[float] = []
     intervals: list[float] = []

@@ -35,8 +35,8 @@ async def bench_bargein(trials: int = 10) -> dict[str, Any]:
     from ..audio import resample
     from ..conversation.turns import cut_to_words
     from ..skills import default_registry
-    from ..speak.synthesizer import Synthesizer
     from ..speak.espeak import EspeakEngine
+    from ..speak.synthesizer import Synthesizer
 
     skills = default_registry()
     skills.register("general_quirky", lambda req: LONG_REPLY, trigger=r"\bstory\b")
@@ -96,7 +96,7 @@ async def bench_bargein(trials: int = 10) -> dict[str, Any]:
                     paused = client.events_of("response.paused", turn)
                     print(f"   speech_started +{(started[0].at - onset_at) * 1000:.0f} ms" if started else "   no start",
                           f"paused +{(paused[0].at - onset_at) * 1000:.0f} ms" if paused else "no pause",
-                          f"audio_ms={started[0].event.get('audio_ms') if started else None} onset_sample_ms={first_sample / 16:.0f}",
+                          f"audio_ms={started[0].event.get('audio_ms') if started else None} onset_sample_ms={first_sample / 16:.0f}",  # noqa: E501
                           file=sys.stderr)
                     # The history must hold only what was heard: the played audio's words.
                     played = client.played_samples(turn)

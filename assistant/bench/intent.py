@@ -29,9 +29,9 @@ async def bench_intent(data: Path, mode: str = "text", snr: float | None = None,
                        partition: str | None = None, use_llm: bool = True) -> dict[str, Any]:
     """Intent accuracy of the policy, the n-best classifier and the 1-best classifier; latency."""
     from ..events import Hypothesis
-    from ..understand.intents import read_examples
-    from ..speak.synthesizer import Synthesizer
     from ..speak.espeak import EspeakEngine
+    from ..speak.synthesizer import Synthesizer
+    from ..understand.intents import read_examples
 
     rows = read_examples(data)
     parts = {e.partition for e in rows if e.partition}

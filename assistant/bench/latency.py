@@ -20,7 +20,7 @@ async def bench_latency(url: str | None = None, repeats: int = 1) -> dict[str, A
     rows: list[dict[str, Any]] = []
     try:
         await client.stream(silence(0.5))
-        for rep in range(repeats):
+        for _ in range(repeats):
             for name, audio in requests:
                 rows.append(await spoken_turn(client, name, audio))
                 print(f"{name}: {rows[-1]}", file=sys.stderr)

@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from .common import percentile, rounded, sample_requests, spoken_turn
 from ..errors import AssistantError
+from .common import percentile, rounded, sample_requests, spoken_turn
 from .pacing import silence
 
 

@@ -28,10 +28,17 @@ FRAME = INPUT_SAMPLE_RATE // 50  # 20 ms
 class Transport:
     """Where the client's audio goes and its events come from."""
 
-    async def send_audio(self, pcm: bytes) -> None: ...
-    async def send_event(self, event: dict[str, Any]) -> None: ...
-    def events(self) -> AsyncIterator[tuple[dict[str, Any], bytes | None]]: ...
-    async def close(self) -> None: ...
+    async def send_audio(self, pcm: bytes) -> None:
+        raise NotImplementedError
+
+    async def send_event(self, event: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def events(self) -> AsyncIterator[tuple[dict[str, Any], bytes | None]]:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
 
 
 class InProcess(Transport):

@@ -12,7 +12,6 @@ from ..config import INPUT_SAMPLE_RATE
 from ..textnorm import word_error_rate
 from .common import percentile, rounded
 
-
 TTS_REPLIES = [
     "Sure.",
     "Your timer is set for five minutes.",
@@ -100,7 +99,7 @@ async def bench_tts(repeats: int = 2, tokens_per_s: float = 20.0) -> dict[str, A
 
     bot = Assistant()
     synth = bot.synthesizer
-    bot.recognizer  # load now, not inside a timing
+    _ = bot.recognizer  # load now, not inside a timing
     list(synth.stream("Warm up."))
     ttfa, stream_ttfa, first_words, cancel_ms, cancel_return_ms = [], [], [], [], []
     compute = audio_s = 0.0

@@ -9,8 +9,8 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -81,10 +81,10 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 
 async def _transcribe_stream(bot: Any, audio: np.ndarray, realtime: bool) -> int:
     from ..bench.asr import listen_to
-    from ..events import SpeechStarted, SpeechStopped, TranscriptFinal, TranscriptPartial
     from ..bench.pacing import silence
+    from ..events import SpeechStarted, SpeechStopped, TranscriptFinal, TranscriptPartial
 
-    bot.recognizer, bot.silero_path  # load before the clock starts
+    _ = bot.recognizer, bot.silero_path  # load before the clock starts
 
     def show(t: float, ev: Any, listener: Any) -> None:
         if isinstance(ev, SpeechStarted):

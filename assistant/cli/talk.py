@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 
 from ..audio import load_audio, write_wav
+from ..bench.pacing import silence
 from ..config import INPUT_SAMPLE_RATE
 from ..errors import AssistantError
-from ..bench.pacing import silence
 
 
 def _print_event(ev: dict[str, Any]) -> None:

@@ -12,8 +12,16 @@ import asyncio
 from collections.abc import Callable
 
 from ..config import DuplexConfig
-from ..events import Event, Interrupted, ReplyPaused, ReplyResumed, SpeechStarted, SpeechStopped, TranscriptFinal
-from ..events import TranscriptPartial
+from ..events import (
+    Event,
+    Interrupted,
+    ReplyPaused,
+    ReplyResumed,
+    SpeechStarted,
+    SpeechStopped,
+    TranscriptFinal,
+    TranscriptPartial,
+)
 from .bargein import BargeIn, Decision, DropFinal, InterruptReply, PauseReply, ResumeReply
 from .outbound import EventStream
 from .playback import PlaybackClock

@@ -32,11 +32,11 @@ from typing import Any
 
 import numpy as np
 
-from .asr import LocalAgreement, Recognizer, Transcript
 from ..config import INPUT_SAMPLE_RATE, Config
-from .echo import EchoSuppressor
 from ..events import ErrorEvent, Event, SpeechStarted, SpeechStopped, TranscriptFinal, TranscriptPartial
 from ..metrics import TurnClock, TurnClocks
+from .asr import LocalAgreement, Recognizer, Transcript
+from .echo import EchoSuppressor
 from .vad import Dropped, Endpointer, FrameVAD, Pause, SpeechStart, Utterance, VoiceDetector
 
 log = logging.getLogger(__name__)
@@ -202,7 +202,7 @@ class Listener:
 
     def _detect(self, chunk: np.ndarray | None) -> list[SpeechStart | Pause | Utterance | Dropped]:
         if chunk is None:
-            return self.endpointer.flush()
+            return [*self.endpointer.flush()]
         if self.config.duplex.echo_suppression and self.echo.active:
             residual = self.echo.process(chunk, self._position)
             self._energy += (float(chunk @ chunk), float(residual @ residual))
@@ -242,8 +242,8 @@ class Listener:
                 batch.append(self._jobs.get_nowait())
             for i, job in enumerate(batch):
                 if job is None:
-                    for task in speculative.values():
-                        task.cancel()
+                    for pending in speculative.values():
+                        pending.cancel()
                     await self.events.put(None)
                     return
                 what = job.what
@@ -255,9 +255,10 @@ class Listener:
                     key = (job.turn_id, len(what.audio))
                     speculative[key] = asyncio.create_task(self._timed(self.recognizer.final, what.audio))
                 elif isinstance(what, Utterance):
-                    task = speculative.pop((job.turn_id, len(what.audio)), None)
+                    key = (job.turn_id, len(what.audio))
+                    reuse = speculative.pop(key) if key in speculative else None
                     self._drop_turn(job.turn_id, speculative, agreements)
-                    await self._final(job, what, task)
+                    await self._final(job, what, reuse)
                 else:  # Dropped: a noise, not a request; its turn closes with no words
                     self._drop_turn(job.turn_id, speculative, agreements)
                     await self._send(TranscriptFinal(job.turn_id, "", (), round(float(job.echo_share), 3)))

@@ -8,12 +8,11 @@ tokens.
 
 from __future__ import annotations
 
-
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 from ..config import LLMConfig
 from ..threads import Cancelled
@@ -65,8 +64,8 @@ class LocalLLM:
         from llama_cpp import LlamaGrammar
 
         with self._lock:
-            chunks = self._llama.create_chat_completion(
-                messages=[{"role": m.role, "content": m.content} for m in messages],
+            chunks: Any = self._llama.create_chat_completion(
+                messages=cast(Any, [{"role": m.role, "content": m.content} for m in messages]),
                 max_tokens=max_tokens or self.config.max_tokens,
                 temperature=self.config.temperature,
                 grammar=LlamaGrammar.from_string(grammar, verbose=False) if grammar else None,

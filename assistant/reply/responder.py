@@ -9,15 +9,15 @@ reply after it, so one prefill serves both.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 
-from ..understand.intents import LABELS, OUT_OF_SCOPE
 from ..threads import NEVER, AnyOf, Cancelled, ReadOnly
+from ..understand.intents import LABELS, OUT_OF_SCOPE
+from ..understand.understander import Understanding
 from .history import History
 from .llm import LLMBackend, Message
-from ..understand.understander import Understanding
 
 # Fixed across turns and sessions so the backend's prompt cache is reused.
 SYSTEM_PROMPT = (
@@ -111,7 +111,7 @@ class Responder:
 
     def _decide_and_reply(
         self, request: Understanding, history: History, cancel: Cancelled, max_tokens: int | None = None
-    ) -> Iterator[str | IntentChoice]:
+    ) -> Generator[str | IntentChoice, None, None]:
         grammar = intent_grammar([c for c, _ in request.candidates])
         messages = self.prompt(unsure_message(request), history)
         head, decided = "", False

@@ -21,22 +21,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from websockets.asyncio.server import Server as WsServer, ServerConnection, serve as ws_serve
+from websockets.asyncio.server import Server as WsServer
+from websockets.asyncio.server import ServerConnection
+from websockets.asyncio.server import serve as ws_serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from ..api import Assistant
+from ..conversation.session import Session
 from ..errors import AssistantError
-from ..models import PROJECT_ROOT
 from ..events import ErrorEvent, ReplyAudio
+from ..models import PROJECT_ROOT
 from .limits import ServerLimits, TokenBucket
 from .memory import trimmer
 from .outbox import ClientStalled, Outbox
 from .protocol import AudioIn, ClientEvent, InputEnd, ProtocolError, SessionUpdate, Truncate, parse_client_message
-from ..conversation.session import Session
 
-__all__ = ["Server", "ServerLimits", "WS_PATH", "serve", "start_server"]
+__all__ = ["WS_PATH", "Server", "ServerLimits", "serve", "start_server"]
 
 log = logging.getLogger(__name__)
 
@@ -305,7 +307,7 @@ async def serve(
     stop = asyncio.get_running_loop().create_future()
     for sig in (signal.SIGTERM, signal.SIGINT):
         # Graceful: stop accepting, close every session with 1001 (going away), exit.
-        asyncio.get_running_loop().add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
+        asyncio.get_running_loop().add_signal_handler(sig, lambda: None if stop.done() else stop.set_result(None))
     print(f"assistant listening on http://{host}:{port}/ (WebSocket at ws://{host}:{port}{WS_PATH})", flush=True)
     await stop
     server.close()

@@ -24,12 +24,12 @@ import ast
 import datetime as dt
 import operator
 import re
+from collections.abc import Callable
 
 from num2words import num2words
 
 from .registry import SkillFn, SkillRegistry, SkillRequest
 from .spoken import say_duration, say_number, say_time, words_to_numbers
-
 
 # -- date and time ---------------------------------------------------------------------
 
@@ -58,7 +58,7 @@ def _parse_duration(text: str) -> float | None:
 
 
 def _parse_clock(text: str, now: dt.datetime) -> dt.datetime | None:
-    m = re.search(r"\b(?:at|for|to)\s+(\d{1,2})(?:[:.\s](\d{2}))?\s*(a\s?m|p\s?m|in the morning|in the evening|at night|tonight)?", text)
+    m = re.search(r"\b(?:at|for|to)\s+(\d{1,2})(?:[:.\s](\d{2}))?\s*(a\s?m|p\s?m|in the morning|in the evening|at night|tonight)?", text)  # noqa: E501
     if not m:
         return None
     hour, minute = int(m.group(1)), int(m.group(2) or 0)
@@ -113,8 +113,10 @@ def alarm_remove_skill(req: SkillRequest) -> str:
 
 # -- arithmetic and conversions -----------------------------------------------------------
 
-_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-        ast.Pow: operator.pow, ast.USub: operator.neg}
+_OPS: dict[type, Callable[..., float]] = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+    ast.Pow: operator.pow, ast.USub: operator.neg,
+}
 _OP_WORDS = [
     (r"\bmultiplied by\b|\btimes\b|\bx\b", "*"), (r"\bdivided by\b|\bover\b", "/"), (r"\bplus\b|\badd\b", "+"),
     (r"\bminus\b|\bsubtract\b|\btake away\b", "-"), (r"\bsquared\b", "**2"), (r"\bcubed\b", "**3"),
@@ -176,7 +178,7 @@ _UNIT_FACTORS = {
     "milliliter": ("volume", 0.001), "gallon": ("volume", 3.785411784), "cup": ("volume", 0.2365882365),
 }
 _UNIT_NAMES = "|".join(sorted(_UNIT_FACTORS, key=len, reverse=True))
-_CONVERT = re.compile(rf"(\d+(?:\.\d+)?)\s*(?:degrees?\s+)?({_UNIT_NAMES}|celsius|fahrenheit)(?:e?s)?\b.*?\b(?:in|to|into)\s+({_UNIT_NAMES}|celsius|fahrenheit)")
+_CONVERT = re.compile(rf"(\d+(?:\.\d+)?)\s*(?:degrees?\s+)?({_UNIT_NAMES}|celsius|fahrenheit)(?:e?s)?\b.*?\b(?:in|to|into)\s+({_UNIT_NAMES}|celsius|fahrenheit)")  # noqa: E501
 _HOW_MANY = re.compile(rf"how many ({_UNIT_NAMES})(?:e?s)? (?:are )?(?:in|is) (?:a |an |one )?(\d+(?:\.\d+)?)?\s*({_UNIT_NAMES})")
 
 
@@ -224,7 +226,8 @@ _CURRENCY_ALIASES = {
 def _currencies_in(text: str) -> list[str]:
     names = sorted([*CURRENCY_RATES, *_CURRENCY_ALIASES], key=len, reverse=True)
     pattern = re.compile(r"\b(" + "|".join(re.escape(n) for n in names) + r")(?:e?s)?\b")
-    found, taken = [], []
+    found: list[str] = []
+    taken: list[tuple[int, int]] = []
     for m in pattern.finditer(text):
         if any(a <= m.start() < b for a, b in taken):
             continue

@@ -7,7 +7,6 @@ import re
 
 from num2words import num2words
 
-
 _UNITS_WORDS = {
     "zero": 0, "oh": 0, "one": 1, "a": 1, "an": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
     "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
@@ -59,7 +58,7 @@ def words_to_numbers(text: str) -> str:
 def say_number(x: float) -> str:
     """A result as it should be spoken: whole numbers plainly, others to two decimals."""
     if abs(x - round(x)) < 1e-9:
-        return num2words(int(round(x)))
+        return num2words(round(x))
     return num2words(round(x, 2))
 
 
@@ -74,7 +73,7 @@ def say_time(t: dt.datetime | dt.time) -> str:
 
 
 def say_duration(seconds: float) -> str:
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     parts = []
     for unit, size in (("hour", 3600), ("minute", 60), ("second", 1)):
         n, seconds = divmod(seconds, size)

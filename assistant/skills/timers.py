@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,10 +52,10 @@ class Timers:
         if timer is not None and self.on_fire is not None:
             self.on_fire(timer)
 
-    def list(self) -> list[Timer]:
+    def list(self) -> builtins.list[Timer]:
         return sorted(self._timers.values(), key=lambda t: t.due)
 
-    def remove(self, timer_id: int | None = None) -> list[Timer]:
+    def remove(self, timer_id: int | None = None) -> builtins.list[Timer]:
         """Remove one timer, or all of them when ``timer_id`` is None; return what was removed."""
         ids = [timer_id] if timer_id is not None else list(self._timers)
         removed = [self._timers.pop(i) for i in ids if i in self._timers]

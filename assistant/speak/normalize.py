@@ -67,7 +67,7 @@ _UNIT_ATTACHED = _unit_alternation(list(_UNITS))
 
 _ABBREVIATIONS = [
     (r"\bDr\.(?=\s+[A-Z])", "Doctor"), (r"\bMr\.", "Mister"), (r"\bMrs\.", "Missus"), (r"\bMs\.", "Miz"),
-    (r"\bProf\.", "Professor"), (r"\b([A-Z][a-z]+) St\.", r"\1 Street"), (r"\bSt\.(?=\s+[A-Z])", "Saint"), (r"\be\.g\.", "for example"),
+    (r"\bProf\.", "Professor"), (r"\b([A-Z][a-z]+) St\.", r"\1 Street"), (r"\bSt\.(?=\s+[A-Z])", "Saint"), (r"\be\.g\.", "for example"),  # noqa: E501
     (r"\bi\.e\.", "that is"), (r"\betc\.", "et cetera"), (r"\bvs\.?(?=\s)", "versus"),
     (r"\bapprox\.", "approximately"), (r"\bNo\.(?=\s*\d)", "number"), (r"\bmin\.(?=\s)", "minutes"),
     (r"\bAve\.", "Avenue"), (r"\bJr\.", "Junior"), (r"\bSr\.", "Senior"),
@@ -209,7 +209,7 @@ def _rules() -> list[_Rule]:
     amount = r"(?P<amt>\d[\d,]*(?:\.\d+)?)"
     scale = r"(?:\s?(?P<scale>k|m|bn|b|thousand|million|billion|trillion)\b)?"
     return [
-        (re.compile(r"\b(?:https?://)?[\w.-]+@[\w-]+(?:\.[\w-]+)+\b|\bhttps?://\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|io|dev|edu|gov)(?:/\S*)?\b"), url),
+        (re.compile(r"\b(?:https?://)?[\w.-]+@[\w-]+(?:\.[\w-]+)+\b|\bhttps?://\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|io|dev|edu|gov)(?:/\S*)?\b"), url),  # noqa: E501
         (re.compile(r"\b(?P<y>\d{4})-(?P<mo>\d{1,2})-(?P<d>\d{1,2})\b"), iso_date),
         (re.compile(r"\b(?P<mo>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4})\b"), us_date),
         (re.compile(rf"\b{_MONTH_RE}\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(?P<y>\d{{4}}))?\b"), month_day),
@@ -240,8 +240,8 @@ def normalize(text: str) -> str:
     t = text
     for pattern, repl in _ABBREVIATIONS:
         t = re.sub(pattern, repl, t)
-    for pattern, fn in _RULES:
-        t = pattern.sub(fn, t)
+    for rule, fn in _RULES:
+        t = rule.sub(fn, t)
     for sym, word in _SYMBOLS:
         t = t.replace(sym, word)
     return re.sub(r"\s+", " ", t).strip()

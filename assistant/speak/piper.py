@@ -6,6 +6,8 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+
 from ..config import TTSConfig
 from .synthesizer import Engine, Piece
 
@@ -37,7 +39,8 @@ class PiperEngine(Engine):
         sentences = [p for p in self.voice.phonemize(text) if p]
         total = sum(len(p) for p in sentences) or 1
         for phonemes in sentences:
-            audio = self.voice.phoneme_ids_to_audio(self.voice.phonemes_to_ids(phonemes), self._syn)
+            out = self.voice.phoneme_ids_to_audio(self.voice.phonemes_to_ids(phonemes), self._syn)
+            audio = np.asarray(out[0] if isinstance(out, tuple) else out)  # (audio, alignments) in some modes
             peak = float(abs(audio).max()) if audio.size else 0.0
             if peak > 1e-8:  # Piper's own normalisation: full scale per sentence
                 audio = audio / peak

@@ -12,7 +12,6 @@ and one line in :data:`ENGINES`.
 
 from __future__ import annotations
 
-
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass

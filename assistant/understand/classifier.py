@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .encoder import SentenceEncoder
 from ..errors import ModelError
-from ..models import MODELS_ROOT
 from ..events import Hypothesis
+from ..models import MODELS_ROOT
+from .encoder import SentenceEncoder
 from .textfeatures import NgramTfidf
 
 HEAD_DIR = MODELS_ROOT / "intent"

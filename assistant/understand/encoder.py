@@ -103,7 +103,7 @@ class SentenceEncoder:
         for i in range(self.layers):
             p = f"encoder.layer.{i}."
 
-            def lin(h: np.ndarray, name: str) -> np.ndarray:
+            def lin(h: np.ndarray, name: str, p: str = p) -> np.ndarray:
                 # One 2-D GEMM over every token of the batch (3-D matmul is much slower here).
                 out = h.reshape(n * t, -1) @ w[p + name + ".weight"] + w[p + name + ".bias"]
                 return out.reshape(n, t, -1)

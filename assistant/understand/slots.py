@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .encoder import SentenceEncoder
 from ..errors import ModelError
 from ..models import MODELS_ROOT
+from .encoder import SentenceEncoder
 
 HEAD_DIR = MODELS_ROOT / "intent"
 

@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -78,6 +79,6 @@ class NgramTfidf:
 
     @classmethod
     def from_json(cls, d: dict[str, object]) -> NgramTfidf:
-        vocab = list(d["vocab"])  # type: ignore[arg-type]
-        return cls(str(d["kind"]), int(d["lo"]), int(d["hi"]), {g: i for i, g in enumerate(vocab)},  # type: ignore[arg-type]
+        vocab = cast(list[str], d["vocab"])
+        return cls(str(d["kind"]), cast(int, d["lo"]), cast(int, d["hi"]), {g: i for i, g in enumerate(vocab)},
                    np.asarray(d["idf"], dtype=np.float32))

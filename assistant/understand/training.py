@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..models import PROJECT_ROOT, ModelStore
 from .classifier import HEAD_DIR, IntentClassifier
 from .encoder import SentenceEncoder
 from .intents import INTENTS, read_examples
-from ..models import PROJECT_ROOT, ModelStore
 from .textfeatures import NgramTfidf
 
 SHARED = PROJECT_ROOT.parent / "shared" / "eval" / "intents"
@@ -120,7 +120,7 @@ def bio_tags(text: str, slots: tuple[tuple[str, str], ...], offsets: list[tuple[
         spans.append((i, i + len(value), typ))
         pos = i + len(value)
     tags = []
-    for (start, end), first in zip(offsets, word_starts(offsets, text)):
+    for (start, end), _first in zip(offsets, word_starts(offsets, text)):
         tag = "O"
         for a, b, typ in spans:
             if end > start and a <= start < b:
@@ -153,10 +153,10 @@ def train_slots(data: Path, out: Path, c: float = 1.0) -> dict[str, float]:
     model.fit(np.asarray(xs, dtype=np.float32), np.asarray(ys))
     print(f"slot tagger: {len(xs)} word pieces, {model.n_iter_[0]} iterations", file=sys.stderr)
     w = np.zeros((len(tags), model.coef_.shape[1]), dtype=np.float32)
-    b = np.full(len(tags), -1e4, dtype=np.float32)  # tags never seen in training are never predicted
+    bias = np.full(len(tags), -1e4, dtype=np.float32)  # tags never seen in training are never predicted
     w[model.classes_] = model.coef_
-    b[model.classes_] = model.intercept_
-    np.savez_compressed(out / "slots.npz", w=w.astype(np.float16), b=b)
+    bias[model.classes_] = model.intercept_
+    np.savez_compressed(out / "slots.npz", w=w.astype(np.float16), b=bias)
     (out / "slots.json").write_text(json.dumps({"tags": tags}))
     tagger = SlotTagger(encoder, out)
     return {"slot_f1_dev": slot_f1(tagger, dev_ex)}

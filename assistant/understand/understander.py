@@ -16,11 +16,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field, replace
 
-from .classifier import IntentClassifier
 from ..config import UnderstandConfig
 from ..events import Hypothesis
-from .intents import OUT_OF_SCOPE
 from ..skills import SkillRegistry, SkillRequest, Timers
+from .classifier import IntentClassifier
+from .intents import OUT_OF_SCOPE
 from .slots import Slot, SlotTagger
 
 
