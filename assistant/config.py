@@ -52,6 +52,49 @@ class VADConfig:
     endpoint (``silence_ms``) then either keeps it or, if speech resumed, drops it."""
 
 
+#: Realtime-style eagerness -> (P(complete) needed to answer at the first pause, longest wait
+#: in ms for a turn judged unfinished). "auto" is "medium". Measured with ``bench turns``.
+EAGERNESS: dict[str, tuple[float, int]] = {
+    "low": (0.7, 3000), "medium": (0.5, 2000), "high": (0.3, 1200), "auto": (0.5, 2000),
+}
+
+
+@dataclass
+class TurnConfig:
+    """When a turn is over: OpenAI Realtime's ``turn_detection``.
+
+    ``semantic_vad`` (the default): at the first short pause (``vad.tail_ms``) the smart-turn
+    model and the transcript judge whether the person is done; done -> the endpoint comes at
+    ``vad.silence_ms`` as usual, not done -> it waits up to the eagerness's longest wait,
+    answering at once if a later look (the speculative final's words) says done. A person who
+    starts again within ``reopen_ms`` of the endpoint, having heard at most
+    ``reopen_heard_ms`` of the reply, continues the same request (the started reply is dropped).
+
+    ``server_vad``: the fixed silence endpoint only (``vad.silence_ms``), as before.
+    """
+
+    type: str = "semantic_vad"
+    eagerness: str = "auto"
+    model_path: str | None = None
+    """smart-turn ONNX; None uses the embedded v3.2."""
+    model_weight: float = 0.5
+    """Weight of the model's P(complete) against the transcript's when the words do not trail off."""
+    reopen_ms: int = 1500
+    reopen_heard_ms: int = 500
+
+    @property
+    def semantic(self) -> bool:
+        return self.type == "semantic_vad"
+
+    @property
+    def threshold(self) -> float:
+        return EAGERNESS[self.eagerness][0]
+
+    @property
+    def max_wait_ms(self) -> int:
+        return EAGERNESS[self.eagerness][1]
+
+
 @dataclass
 class ASRConfig:
     """Speech recognition with faster-whisper."""
@@ -170,6 +213,7 @@ class Config:
     """Everything a session needs; build with :meth:`from_env` to honour overrides."""
 
     vad: VADConfig = field(default_factory=VADConfig)
+    turn: TurnConfig = field(default_factory=TurnConfig)
     asr: ASRConfig = field(default_factory=ASRConfig)
     llm: LLMConfig = field(default_factory=LLMConfig)
     tts: TTSConfig = field(default_factory=TTSConfig)
@@ -186,4 +230,6 @@ class Config:
         cfg.llm.url = os.environ.get("ASSISTANT_LLM_URL") or None
         cfg.tts.voice_path = os.environ.get("ASSISTANT_TTS_VOICE") or None
         cfg.tts.engine = os.environ.get("ASSISTANT_TTS_ENGINE") or cfg.tts.engine
+        cfg.turn.model_path = os.environ.get("ASSISTANT_TURN_MODEL") or None
+        cfg.turn.type = os.environ.get("ASSISTANT_TURN_DETECTION") or cfg.turn.type
         return cfg

@@ -61,8 +61,12 @@ class Floor:
         self._carry_out(p.assistant_speaking(turn_id) if turn_id is not None else p.assistant_silent())
 
     def close(self) -> None:
+        self._cancel_tick()
+
+    def _cancel_tick(self) -> None:
         if self._tick:
             self._tick.cancel()
+            self._tick = None
 
     def _carry_out(self, decisions: list[Decision]) -> list[Decision]:
         for d in decisions:
@@ -74,7 +78,7 @@ class Floor:
                 self.events.emit(ReplyResumed(d.reply_turn))
             elif isinstance(d, InterruptReply):
                 self._interrupt(d.reply_turn)
-        self.close()
+        self._cancel_tick()
         if (deadline := self.policy.deadline_ms) is not None:
             self._tick = asyncio.get_running_loop().call_later(
                 max(0.0, (deadline - self._now_ms()) / 1000), self._on_tick)
