@@ -30,6 +30,7 @@ from .conversation.session import Session
 from .errors import ModelError
 from .listen.asr import Recognizer
 from .listen.listener import Listener
+from .listen.turn_end import SmartTurn
 from .metrics import TurnClock
 from .models import ModelStore
 from .reply.llm import LLMBackend, LocalLLM, OpenAICompatibleLLM
@@ -72,6 +73,7 @@ class Assistant:
         """
         steps = [
             ("voice activity detector", "silero_path"), ("speech recogniser", "recognizer"),
+            ("end-of-turn model", "turn_model"),
             ("intent classifier and slot tagger", "understander"), ("language model", "responder"),
             ("voice", "synthesizer"),
         ]
@@ -89,7 +91,8 @@ class Assistant:
     def listener(self, config: Config, next_turn: Callable[[], int] | None = None,
                  clock: Callable[[int], TurnClock] | None = None) -> Listener:
         """A listening path for one stream (a session's, with its turn numbering and clocks)."""
-        return Listener(self.recognizer, self.silero_path, config, next_turn, clock, self.workers)
+        return Listener(self.recognizer, self.silero_path, config, next_turn, clock, self.workers,
+                        turn_model=self.turn_model)
 
     def session(self, config: Config | None = None) -> Session:
         """A new conversation; use as ``async with assistant.session() as s:``."""
@@ -109,6 +112,14 @@ class Assistant:
     def silero_path(self) -> Path:
         with self._load_lock:
             return self.store.path_for("vad")
+
+    @cached_property
+    def turn_model(self) -> SmartTurn:
+        """smart-turn v3.2: is the person done at a pause?"""
+        with self._load_lock:
+            cfg = self.config.turn
+            return SmartTurn(_user_path(cfg.model_path, "end-of-turn model") if cfg.model_path
+                             else self.store.path_for("turn"))
 
     @cached_property
     def recognizer(self) -> Recognizer:

@@ -234,6 +234,7 @@ def fast_config(stall_s: float = 0.4) -> Config:
     cfg.duplex.realtime_output = False
     cfg.duplex.reply_stall_s = stall_s
     cfg.asr.decode_timeout_s = stall_s
+    cfg.turn.type = "server_vad"  # the fixed endpoint: turn-taking has tests of its own
     return cfg
 
 

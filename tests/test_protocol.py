@@ -94,16 +94,22 @@ def session(assistant: Any) -> Any:
 
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(st.sampled_from(["silence_ms", "nbest", "confirm_ms", "speech_threshold", "max_utterance_s",
-                                         "input_sample_rate", "input_audio_format", "voice"]) | st.text(max_size=8),
-                       json_values, max_size=4))
+                                         "input_sample_rate", "input_audio_format", "voice", "turn_detection"])
+                       | st.text(max_size=8),
+                       json_values | st.fixed_dictionaries(
+                           {"type": st.sampled_from(["semantic_vad", "server_vad", "x"])},
+                           optional={"eagerness": st.sampled_from(["low", "high", "auto", "fast"]) | json_values,
+                                     "silence_duration_ms": json_values, "threshold": json_values}),
+                       max_size=4))
 def test_session_update_applies_all_or_nothing(session: Any, settings_: dict[str, Any]) -> None:
-    before = (session.config.vad, session.config.asr, session.config.duplex, session.input_sample_rate)
-    snapshot = [vars(x).copy() for x in before[:3]]
+    before = (session.config.vad, session.config.asr, session.config.duplex, session.config.turn,
+              session.input_sample_rate)
+    snapshot = [vars(x).copy() for x in before[:4]]
     try:
         applied = session.update(settings_)
     except AssistantError as err:
         assert str(err)
-        assert [vars(x) for x in before[:3]] == snapshot and session.input_sample_rate == before[3]
+        assert [vars(x) for x in before[:4]] == snapshot and session.input_sample_rate == before[4]
         return
     assert set(applied) == set(settings_)
     session.update({"input_sample_rate": 16000})  # back to the default for the next example

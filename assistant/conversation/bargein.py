@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from ..config import DuplexConfig
+from ..config import DuplexConfig, TurnConfig
 from .ownvoice import is_backchannel, is_own_voice
 
 
@@ -53,25 +53,40 @@ class InterruptReply:
 
 
 @dataclass(frozen=True)
+class ReopenTurn:
+    """The person went on with the request just answered: drop the reply, merge the two."""
+
+    reply_turn: int
+    speech_turn: int
+
+
+@dataclass(frozen=True)
 class DropFinal:
     """This final is not a request (a false start, a backchannel, the assistant's own echo)."""
 
     turn_id: int
 
 
-Decision = PauseReply | ResumeReply | InterruptReply | DropFinal
+Decision = PauseReply | ResumeReply | InterruptReply | ReopenTurn | DropFinal
 
 
 class BargeIn:
     """What to do about speech while the assistant talks.
 
     ``recent_words(reply_turn)`` gives the words the assistant said in the last few
-    seconds of that reply: speech made only of them is its own echo.
+    seconds of that reply: speech made only of them is its own echo. With ``turn`` set
+    (semantic turn detection), speech that starts within ``turn.reopen_ms`` of the last
+    request's end, when at most ``turn.reopen_heard_ms`` of its reply has been heard
+    (``heard_ms(reply_turn)``), continues that request instead.
     """
 
-    def __init__(self, config: DuplexConfig, recent_words: Callable[[int], Sequence[str]] = lambda _: ()) -> None:
+    def __init__(self, config: DuplexConfig, recent_words: Callable[[int], Sequence[str]] = lambda _: (),
+                 turn: TurnConfig | None = None, heard_ms: Callable[[int], float] = lambda _: 0.0) -> None:
         self.config = config
+        self.turn = turn
         self._recent_words = recent_words
+        self._heard_ms = heard_ms
+        self._request: tuple[int, int] | None = None  # (turn, audio ms its speech ended) of the last request
         self.state = State.IDLE
         self.reply_turn: int | None = None
         """The reply being spoken, paused or (last) interrupted."""
@@ -97,7 +112,14 @@ class BargeIn:
 
     # -- the person's side -----------------------------------------------------
 
+    def request_heard(self, turn_id: int, end_audio_ms: int) -> list[Decision]:
+        """``turn_id``'s final is a request, its speech ended at ``end_audio_ms`` of the input."""
+        self._request = (turn_id, end_audio_ms)
+        return []
+
     def speech_started(self, turn_id: int, audio_ms: int, now_ms: float) -> list[Decision]:
+        if (reopen := self._reopen(turn_id, audio_ms)) is not None:
+            return [reopen]
         if self.state is not State.SPEAKING or self.reply_turn is None:
             return []
         self.state, self._speech_turn = State.PAUSED, turn_id
@@ -158,6 +180,18 @@ class BargeIn:
         return self._paused_at + self.config.max_pause_ms if self._speech_ms < math.inf else self._check_at
 
     # -- rules -----------------------------------------------------------------
+
+    def _reopen(self, turn_id: int, audio_ms: int) -> ReopenTurn | None:
+        t, request = self.turn, self._request
+        if t is None or not t.semantic or request is None or request[0] == turn_id:
+            return None
+        self._request = None
+        reply_turn, ended_ms = request
+        if audio_ms - ended_ms > t.reopen_ms or self._heard_ms(reply_turn) > t.reopen_heard_ms:
+            return None
+        if self.reply_turn == reply_turn:
+            self.state = State.IDLE
+        return ReopenTurn(reply_turn, turn_id)
 
     def _over_reply(self, turn_id: int) -> bool:
         return self.state is State.PAUSED and turn_id == self._speech_turn

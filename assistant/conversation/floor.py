@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from ..config import DuplexConfig
+from ..config import DuplexConfig, TurnConfig
 from ..events import (
     Event,
     Interrupted,
@@ -22,23 +22,25 @@ from ..events import (
     TranscriptFinal,
     TranscriptPartial,
 )
-from .bargein import BargeIn, Decision, DropFinal, InterruptReply, PauseReply, ResumeReply
+from .bargein import BargeIn, Decision, DropFinal, InterruptReply, PauseReply, ReopenTurn, ResumeReply
 from .outbound import EventStream
 from .playback import PlaybackClock
-from .turns import TurnTable
+from .turns import Turn, TurnTable
 
 
 class Floor:
     """Barge-in for one session. ``echo_share()`` is the listener's live measure of its own voice."""
 
     def __init__(self, config: DuplexConfig, turns: TurnTable, playback: PlaybackClock, events: EventStream,
-                 echo_share: Callable[[], float]) -> None:
+                 echo_share: Callable[[], float], turn_config: TurnConfig | None = None) -> None:
         self.turns = turns
         self.playback = playback
         self.events = events
         self._echo_share = echo_share
-        self.policy = BargeIn(config, self._recent_words)
+        self.policy = BargeIn(config, self._recent_words, turn_config, self._heard_ms)
         self._tick: asyncio.TimerHandle | None = None
+        self._stopped: dict[int, int] = {}  # turn -> input audio ms its speech ended
+        self._continues: dict[int, Turn] = {}  # speech turn -> the request it goes on with
 
     def heard(self, event: Event) -> bool:
         """Feed the policy one listener event; True when that event's final is not a request."""
@@ -46,6 +48,7 @@ class Floor:
         if isinstance(event, SpeechStarted):
             decisions = b.speech_started(event.turn_id, event.audio_ms, now)
         elif isinstance(event, SpeechStopped):
+            self._stopped = {event.turn_id: event.audio_ms}  # only the latest matters
             decisions = b.speech_stopped(event.turn_id, event.audio_ms)
         elif isinstance(event, TranscriptPartial):
             decisions = b.partial(event.turn_id, event.text, self._echo_share())
@@ -54,6 +57,15 @@ class Floor:
         else:
             decisions = []
         return DropFinal(event.turn_id) in self._carry_out(decisions)
+
+    def request(self, turn_id: int) -> None:
+        """``turn_id``'s final was taken as a request (someone may go on with it: see reopening)."""
+        if turn_id in self._stopped:
+            self.policy.request_heard(turn_id, self._stopped[turn_id])
+
+    def continued(self, turn_id: int) -> Turn | None:
+        """The earlier request that speech ``turn_id`` goes on with (its reply was dropped), if any."""
+        return self._continues.pop(turn_id, None)
 
     def audible(self, turn_id: int | None) -> None:
         """The playback clock's news: ``turn_id``'s reply is audible, or (None) nothing is."""
@@ -78,6 +90,8 @@ class Floor:
                 self.events.emit(ReplyResumed(d.reply_turn))
             elif isinstance(d, InterruptReply):
                 self._interrupt(d.reply_turn)
+            elif isinstance(d, ReopenTurn):
+                self._reopen(d.reply_turn, d.speech_turn)
         self._cancel_tick()
         if (deadline := self.policy.deadline_ms) is not None:
             self._tick = asyncio.get_running_loop().call_later(
@@ -95,6 +109,17 @@ class Floor:
         heard = turn.cut_to(self.playback.heard_samples(turn))
         self.events.emit_first(Interrupted(turn_id, heard), drop_audio_of=turn_id)
         self.playback.stop(turn)
+
+    def _reopen(self, reply_turn: int, speech_turn: int) -> None:
+        turn = self.turns.get(reply_turn)
+        if turn is None:
+            return
+        self._continues = {speech_turn: turn}
+        self._interrupt(reply_turn)  # whatever of the reply was sent is flushed; nothing more goes out
+
+    def _heard_ms(self, turn_id: int) -> float:
+        turn = self.turns.get(turn_id)
+        return 1000 * self.playback.heard_samples(turn) / self.playback.rate if turn is not None else 0.0
 
     def _recent_words(self, turn_id: int) -> list[str]:
         turn = self.turns.get(turn_id)

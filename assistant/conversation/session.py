@@ -24,8 +24,7 @@ import asyncio
 import copy
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -43,21 +42,10 @@ from .replying import ReplyWriter, SpeechChunk
 from .settings import InputFormat, apply_settings
 from .speaking import Speaker
 from .supervisor import Watchdog, supervised
-from .turns import Turn, TurnTable
+from .turns import Item, Turn, TurnTable, continue_request
 
 if TYPE_CHECKING:
     from ..api import Assistant
-
-P = TypeVar("P")
-
-
-@dataclass(frozen=True)
-class Item(Generic[P]):
-    """A payload crossing a queue, stamped with its turn."""
-
-    turn_id: int
-    payload: P
-
 
 class Session:
     """A live conversation with the assistant.
@@ -87,7 +75,8 @@ class Session:
         self.out = EventStream(self.turns.live, lambda ev: self.watchdog.saw(ev, self._now()))
         self.playback = PlaybackClock(assistant.synthesizer.sample_rate, self.config.duplex, self.listener,
                                       lambda turn_id: self.floor.audible(turn_id))
-        self.floor = Floor(self.config.duplex, self.turns, self.playback, self.out, lambda: self.listener.echo_share)
+        self.floor = Floor(self.config.duplex, self.turns, self.playback, self.out, lambda: self.listener.echo_share,
+                           self.config.turn)
         self._reply_q: asyncio.Queue[Item[Understanding] | None] = asyncio.Queue()
         self._speech_q: asyncio.Queue[Item[SpeechChunk] | None] = asyncio.Queue()
         self.writer = ReplyWriter(assistant.responder, assistant.understander, assistant.workers, self.history,
@@ -255,12 +244,19 @@ class Session:
         # Forwards the listener's events, applies the barge-in rules, and turns each real final into a request.
         while (event := await self.listener.events.get()) is not None:
             not_a_request = self.floor.heard(event)
+            if isinstance(event, TranscriptFinal) and (before := self.floor.continued(event.turn_id)) is not None:
+                # The person went on with the request just answered: its reply was dropped, the
+                # two are one request now.
+                self.history.remove(before.exchange)
+                event, not_a_request = continue_request(before.request, event), False
             self.out.emit(event)
             if not isinstance(event, TranscriptFinal) or (turn := self.turns.get(event.turn_id)) is None:
                 continue
             if not_a_request or not event.nbest:
                 turn.ended = True
                 continue
+            turn.request = event.nbest
+            self.floor.request(turn.id)
             self.watchdog.opened(turn.id, self._now())
             await self._for_turn(turn, self._understand_turn(turn, event), "understanding failed", "understand_error")
         await self._reply_q.put(None)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import soxr
 
-from ..config import INPUT_SAMPLE_RATE, Config
+from ..config import EAGERNESS, INPUT_SAMPLE_RATE, Config
 from ..errors import AssistantError
 
 #: Settings a client may change: name -> (section, field, type, min, max).
@@ -25,6 +25,37 @@ UPDATABLE: dict[str, tuple[str, str, type, float, float]] = {
 INPUT_RATES = (8000, 16000, 22050, 24000, 32000, 44100, 48000)
 
 _STREAM = ("input_audio_format", "input_sample_rate")  # how the audio arrives, not a config field
+_TURN = "turn_detection"  # OpenAI Realtime's shape: {"type": ..., ...}
+
+
+def _turn_detection(value: object) -> dict[str, object]:
+    """Check a Realtime ``turn_detection`` object; return the config changes it means."""
+    if not isinstance(value, dict) or value.get("type") not in ("semantic_vad", "server_vad"):
+        raise AssistantError("turn_detection must be {\"type\": \"semantic_vad\", \"eagerness\": ...} or "
+                             "{\"type\": \"server_vad\", \"silence_duration_ms\": ...}")
+    kind = value["type"]
+    allowed = {"type", "eagerness"} if kind == "semantic_vad" else {"type", "silence_duration_ms", "threshold"}
+    if extra := sorted(str(k)[:30] for k in value if k not in allowed):
+        raise AssistantError(f"turn_detection of type {kind} takes {', '.join(sorted(allowed))}; not {', '.join(extra)}")
+    changes: dict[str, object] = {"turn.type": kind}
+    if kind == "semantic_vad":
+        eagerness = value.get("eagerness", "auto")
+        if eagerness not in EAGERNESS:
+            raise AssistantError(f"turn_detection eagerness must be one of {', '.join(EAGERNESS)}")
+        changes["turn.eagerness"] = eagerness
+    for name, field_name in (("silence_duration_ms", "silence_ms"), ("threshold", "speech_threshold")):
+        if name in value:
+            changes[f"vad.{field_name}"] = _number(f"turn_detection {name}", value[name], *UPDATABLE[field_name][2:])
+    return changes
+
+
+def _number(name: str, value: object, kind: type, lo: float, hi: float) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or (kind is int and value != int(value)):
+        raise AssistantError(f"setting {name!r} must be {'an integer' if kind is int else 'a number'}")
+    if not lo <= value <= hi:
+        raise AssistantError(f"setting {name!r} must be between {lo} and {hi}")
+    return int(value) if kind is int else float(value)
 
 
 class InputFormat:
@@ -56,21 +87,21 @@ def apply_settings(settings: dict[str, object], config: Config, stream: InputFor
     if settings.get("input_audio_format", "pcm16") != "pcm16":
         raise AssistantError("input_audio_format must be 'pcm16' (16-bit little-endian mono)")
     checked: dict[str, object] = {}
+    changes: dict[str, object] = {}  # "section.field" -> value
     for name, value in settings.items():
         if name in _STREAM:
             continue
+        if name == _TURN:
+            changes.update(_turn_detection(value))
+            checked[name] = value
+            continue
         if name not in UPDATABLE:
             raise AssistantError(f"unknown setting {str(name)[:40]!r}; settable: "
-                                 f"{', '.join([*UPDATABLE, *_STREAM])}")
-        _, _, kind, lo, hi = UPDATABLE[name]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                or (kind is int and value != int(value)):
-            raise AssistantError(f"setting {name!r} must be {'an integer' if kind is int else 'a number'}")
-        if not lo <= value <= hi:
-            raise AssistantError(f"setting {name!r} must be between {lo} and {hi}")
-        checked[name] = kind(value)
-    for name, value in checked.items():
-        section, attr, *_ = UPDATABLE[name]
+                                 f"{', '.join([*UPDATABLE, _TURN, *_STREAM])}")
+        section, attr, kind, lo, hi = UPDATABLE[name]
+        checked[name] = changes[f"{section}.{attr}"] = _number(name, value, kind, lo, hi)
+    for key, value in changes.items():
+        section, attr = key.split(".")
         setattr(getattr(config, section), attr, value)
     stream.set_rate(int(rate))  # type: ignore[call-overload]
     checked.update({k: settings[k] for k in _STREAM if k in settings})

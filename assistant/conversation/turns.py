@@ -13,8 +13,10 @@ import asyncio
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Generic, TypeVar
 
+from ..events import Hypothesis, TranscriptFinal
 from ..metrics import TurnClock
 from ..reply.history import Exchange
 from ..threads import Cancelled, ReadOnly
@@ -28,6 +30,24 @@ def cut_to_words(text: str, chars: int) -> str:
     if not text[chars].isspace():
         head = head[: head.rfind(" ")] if " " in head else ""
     return head.strip()
+
+
+P = TypeVar("P")
+
+
+@dataclass(frozen=True)
+class Item(Generic[P]):
+    """A payload crossing a queue, stamped with its turn."""
+
+    turn_id: int
+    payload: P
+
+
+def continue_request(before: tuple[Hypothesis, ...], final: TranscriptFinal) -> TranscriptFinal:
+    """``final`` as the rest of the request ``before``: the earlier best text, then each hypothesis."""
+    head = max(before, key=lambda h: h.posterior).text.rstrip(" .?!…") if before else ""
+    nbest = tuple(Hypothesis(f"{head} {h.text}".strip(), h.logprob, h.posterior) for h in final.nbest) or before
+    return replace(final, transcript=nbest[0].text if nbest else final.transcript, nbest=nbest)
 
 
 @dataclass
@@ -61,6 +81,8 @@ class Turn:
     clock: TurnClock = field(default_factory=TurnClock)
     exchange: Exchange | None = None
     """Its entry in the history (None for announcements, which are not part of the dialogue)."""
+    request: tuple[Hypothesis, ...] = ()
+    """The n-best list of what the person asked (empty for announcements)."""
     reply: str = ""
     """The reply as written so far (the history may hold less: what was heard)."""
     playback: Playback | None = None

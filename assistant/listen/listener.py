@@ -37,6 +37,7 @@ from ..events import ErrorEvent, Event, SpeechStarted, SpeechStopped, Transcript
 from ..metrics import TurnClock, TurnClocks
 from .asr import LocalAgreement, Recognizer, Transcript
 from .echo import EchoSuppressor
+from .turn_end import SmartTurn, TurnJudge
 from .vad import Dropped, Endpointer, FrameVAD, Pause, SpeechStart, Utterance, VoiceDetector
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,14 @@ class PartialRequest:
     turn_id: int
     audio: np.ndarray
     audio_ms: int
+
+
+@dataclass(frozen=True)
+class _Release:
+    """The person is done after pause ``index`` of turn ``turn_id``: end the utterance now."""
+
+    turn_id: int
+    index: int
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,7 @@ class Listener:
         clock: Callable[[int], TurnClock] | None = None,
         executor: Executor | None = None,
         vad: VoiceDetector | None = None,
+        turn_model: SmartTurn | None = None,
     ) -> None:
         self.recognizer = recognizer
         self.executor = executor  # where decodes run (None: the loop's default pool)
@@ -90,8 +100,13 @@ class Listener:
         self._vad = vad
         self._agent_speaking = False
         self.endpointer = Endpointer(vad, config.vad)
+        self.settings_changed()
         self.events: asyncio.Queue[Event | None] = asyncio.Queue()
-        self._audio_q: asyncio.Queue[np.ndarray | None] = asyncio.Queue()
+        self._audio_q: asyncio.Queue[np.ndarray | _Release | None] = asyncio.Queue()
+        self.turn_model = turn_model  # smart-turn; None: the words alone judge a pause
+        self._judge = TurnJudge(config.turn)
+        self._latest_text: dict[int, str] = {}  # turn -> its latest partial transcript
+        self._judges: dict[tuple[int, int], asyncio.Task[None]] = {}  # (turn, pause audio length) -> judgement
         self._jobs: asyncio.Queue[_Job | None] = asyncio.Queue()
         self._turn = 0
         self._position = 0  # samples consumed
@@ -126,9 +141,11 @@ class Listener:
     def settings_changed(self) -> None:
         """``config.vad`` changed (or the assistant started or stopped speaking): apply it, with
         the stricter start on top while the assistant speaks."""
-        d, v = self.config.duplex, self.config.vad
+        d, v, t = self.config.duplex, self.config.vad, self.config.turn
         self.endpointer.config = replace(v, speech_threshold=d.strict_speech_threshold, start_ms=d.strict_start_ms) \
             if self._agent_speaking else v
+        self.endpointer.pause_hold_ms = t.max_wait_ms if t.semantic else 0
+        self._judge = TurnJudge(t)
 
     @property
     def echo_share(self) -> float:
@@ -158,7 +175,8 @@ class Listener:
         stream is processed on a simulated clock (audio time advances only once the
         work for it is done) rather than racing the VAD ahead of every decode.
         """
-        while not (self._audio_q.empty() and self._jobs.empty() and self._waiting):
+        while not (self._audio_q.empty() and self._jobs.empty() and self._waiting
+                   and all(j.done() for j in self._judges.values())):
             await asyncio.sleep(0.001)
 
     async def _send(self, event: Event) -> None:
@@ -169,13 +187,20 @@ class Listener:
     async def _listen(self) -> None:
         interval = self.config.asr.partial_interval_ms * INPUT_SAMPLE_RATE // 1000
         while True:
-            chunk = await self._audio_q.get()
+            item = await self._audio_q.get()
             t0 = time.perf_counter()
-            try:
-                found = self._detect(chunk)
-            except Exception as err:  # one piece of audio failed: that turn's error, listening goes on
-                log.exception("voice activity detection failed")
-                found = await self._vad_failed(err)
+            chunk: np.ndarray | None
+            found: list[SpeechStart | Pause | Utterance | Dropped]
+            if isinstance(item, _Release):  # a verdict: the person is done
+                chunk = np.zeros(0, np.float32)
+                found = [*self.endpointer.release(item.index)] if item.turn_id == self._turn else []
+            else:
+                chunk = item
+                try:
+                    found = self._detect(chunk)
+                except Exception as err:  # one piece of audio failed: that turn's error, listening goes on
+                    log.exception("voice activity detection failed")
+                    found = await self._vad_failed(err)
             self.vad_seconds += time.perf_counter() - t0
             if chunk is not None:
                 self._position += len(chunk)
@@ -233,6 +258,7 @@ class Listener:
     async def _recognise(self) -> None:
         agreements: dict[int, LocalAgreement] = {}
         speculative: dict[tuple[int, int], asyncio.Task[object]] = {}
+        judges = self._judges
         while True:
             self._waiting = True
             first = await self._jobs.get()
@@ -242,7 +268,7 @@ class Listener:
                 batch.append(self._jobs.get_nowait())
             for i, job in enumerate(batch):
                 if job is None:
-                    for pending in speculative.values():
+                    for pending in [*speculative.values(), *judges.values()]:
                         pending.cancel()
                     await self.events.put(None)
                     return
@@ -254,13 +280,15 @@ class Listener:
                 elif isinstance(what, Pause):
                     key = (job.turn_id, len(what.audio))
                     speculative[key] = asyncio.create_task(self._timed(self.recognizer.final, what.audio))
+                    if self.endpointer.pause_hold_ms:
+                        judges[key] = asyncio.create_task(self._judge_pause(job.turn_id, what, speculative[key]))
                 elif isinstance(what, Utterance):
                     key = (job.turn_id, len(what.audio))
                     reuse = speculative.pop(key) if key in speculative else None
-                    self._drop_turn(job.turn_id, speculative, agreements)
+                    self._drop_turn(job.turn_id, speculative, agreements, judges)
                     await self._final(job, what, reuse)
                 else:  # Dropped: a noise, not a request; its turn closes with no words
-                    self._drop_turn(job.turn_id, speculative, agreements)
+                    self._drop_turn(job.turn_id, speculative, agreements, judges)
                     await self._send(TranscriptFinal(job.turn_id, "", (), round(float(job.echo_share), 3)))
 
     async def _partial(self, turn: int, what: PartialRequest, agreements: dict[int, LocalAgreement]) -> None:
@@ -272,6 +300,7 @@ class Listener:
             return
         assert isinstance(text, str)
         if text:
+            self._latest_text[turn] = text
             stable, unstable = agreements.setdefault(turn, LocalAgreement()).update(text)
             await self._send(TranscriptPartial(turn, stable, unstable, what.audio_ms))
 
@@ -291,9 +320,42 @@ class Listener:
         clock.info["speculative_final"] = float(speculative is not None)
         await self._send(TranscriptFinal(job.turn_id, result.text, result.nbest, round(float(job.echo_share), 3)))
 
-    @staticmethod
-    def _drop_turn(turn: int, speculative: dict[tuple[int, int], asyncio.Task[object]],
-                   agreements: dict[int, LocalAgreement]) -> None:
+    def _drop_turn(self, turn: int, speculative: dict[tuple[int, int], asyncio.Task[object]],
+                   agreements: dict[int, LocalAgreement], judges: dict[tuple[int, int], asyncio.Task[None]]) -> None:
         agreements.pop(turn, None)
+        self._latest_text.pop(turn, None)
         for key in [k for k in speculative if k[0] == turn]:
             speculative.pop(key).cancel()
+        for key in [k for k in judges if k[0] == turn]:
+            judges.pop(key).cancel()
+
+    async def _judge_pause(self, turn: int, pause: Pause, final: asyncio.Task[object]) -> None:
+        """Decide whether the person is done at this pause; release the endpoint if so.
+
+        First look: smart-turn on the audio and the latest partial's words. If that says "not
+        done", look again with the speculative final's words as soon as they exist, so that a
+        partial a few hundred ms stale cannot keep a finished request waiting.
+        """
+        clock = self.clock(turn)
+        model_p: float | None = None
+        if self.turn_model is not None:
+            try:
+                model_p = await asyncio.get_running_loop().run_in_executor(
+                    self.executor, self.turn_model.p_complete, pause.audio)
+            except Exception:  # the words alone decide then
+                log.exception("end-of-turn model failed (turn %d)", turn)
+        text = self._latest_text.get(turn, "")
+        if final.done() and not final.cancelled() and final.exception() is None:
+            text = final.result().text  # type: ignore[attr-defined]
+        verdict = self._judge.verdict(model_p, text)
+        if not verdict.complete:
+            try:
+                result = await asyncio.shield(final)  # the final stage may still reuse it
+            except Exception:
+                result = None
+            if isinstance(result, Transcript):
+                verdict = self._judge.verdict(model_p, result.text)
+        clock.info.update(turn_model_p=-1.0 if model_p is None else round(model_p, 3),
+                          turn_score=verdict.score, turn_complete=float(verdict.complete))
+        if verdict.complete:
+            await self._audio_q.put(_Release(turn, pause.index))

@@ -112,10 +112,12 @@ class Dropped:
 @dataclass(frozen=True)
 class Pause:
     """Speech paused for ``tail_ms``: ``audio`` is exactly what the utterance will hold
-    if the endpoint follows without more speech, so a final decode can start now."""
+    if the endpoint follows without more speech, so a final decode can start now.
+    ``index`` counts the pauses of the stream (a release names the pause it is for)."""
 
     start_ms: int
     audio: np.ndarray
+    index: int = 0
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,11 @@ class Endpointer:
         self._last_speech_frame = 0
         self._frame_index = 0
         self._tail_frames = max(1, config.tail_ms // FRAME_MS)
+        self.pause_hold_ms = 0
+        """When set, a pause holds the endpoint up to this long until :meth:`release` (semantic turn
+        detection: someone decides whether the person is done)."""
+        self._holding = False
+        self._pauses = 0
 
     @property
     def in_speech(self) -> bool:
@@ -159,6 +166,19 @@ class Endpointer:
     def current_audio(self) -> np.ndarray:
         """Audio of the utterance in progress (pre-roll included); empty outside speech."""
         return np.concatenate(self._frames) if self._in_speech and self._frames else np.zeros(0, np.float32)
+
+    @property
+    def holding(self) -> bool:
+        """The current pause waits for a :meth:`release` (or ``pause_hold_ms``)."""
+        return self._holding
+
+    def release(self, pause_index: int) -> list[Utterance | Dropped]:
+        """The person is done after pause ``pause_index``: end at ``silence_ms`` (now, if that has
+        passed). A release for an older pause, or after speech resumed, changes nothing."""
+        if not (self._holding and pause_index == self._pauses and self._in_speech):
+            return []
+        self._holding = False
+        return [self._finish(forced=False)] if self._silence * FRAME_MS >= self.config.silence_ms else []
 
     def _is_speech(self, d: FrameDecision) -> bool:
         if self._in_speech:
@@ -207,12 +227,15 @@ class Endpointer:
             self._speech_frames += 1
             self._silence = 0
             self._last_speech_frame = idx
+            self._holding = False
         else:
             self._silence += 1
             if self._silence == self._tail_frames and self._speech_frames * FRAME_MS >= self.config.min_speech_ms:
-                events.append(Pause(self._start_frame * FRAME_MS, np.concatenate(self._frames)))
+                self._pauses += 1
+                self._holding = self.pause_hold_ms > cfg.silence_ms
+                events.append(Pause(self._start_frame * FRAME_MS, np.concatenate(self._frames), self._pauses))
         length_ms = (idx - self._start_frame + 1) * FRAME_MS
-        if self._silence * FRAME_MS >= cfg.silence_ms:
+        if self._silence * FRAME_MS >= (self.pause_hold_ms if self._holding else cfg.silence_ms):
             events.append(self._finish(forced=False))
         elif length_ms >= cfg.max_utterance_s * 1000:
             events.append(self._finish(forced=True))
@@ -221,6 +244,7 @@ class Endpointer:
     def _finish(self, forced: bool) -> Utterance | Dropped:
         cfg = self.config
         self._in_speech = False
+        self._holding = False
         self._run = 0
         frames = self._frames
         self._frames = []

@@ -29,6 +29,10 @@ class History:
         del self.exchanges[: max(0, len(self.exchanges) - self.max_turns)]
         return ex
 
+    def remove(self, ex: Exchange | None) -> None:
+        """Take ``ex`` out (a request that the person went on with: it is asked again, whole)."""
+        self.exchanges = [e for e in self.exchanges if e is not ex]
+
     def before(self, ex: Exchange | None) -> History:
         """The history up to, not including, ``ex`` (all of it for None)."""
         idx = next((i for i, e in enumerate(self.exchanges) if e is ex), len(self.exchanges))
