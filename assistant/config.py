@@ -52,10 +52,36 @@ class VADConfig:
     endpoint (``silence_ms``) then either keeps it or, if speech resumed, drops it."""
 
 
-#: Realtime-style eagerness -> (P(complete) needed to answer at the first pause, longest wait
-#: in ms for a turn judged unfinished). "auto" is "medium". Measured with ``bench turns``.
-EAGERNESS: dict[str, tuple[float, int]] = {
-    "low": (0.7, 3000), "medium": (0.5, 2000), "high": (0.3, 1200), "auto": (0.5, 2000),
+@dataclass(frozen=True)
+class Eagerness:
+    """How long a pause may last, by the combined P(complete) ``s`` there (see ``TurnConfig``):
+    ``vad.silence_ms`` at ``s >= sure``, rising steadily to ``unsure_wait_ms`` at
+    ``sure - ramp``, ``unsure_wait_ms`` down to ``doubt``, ``max_wait_ms`` below it."""
+
+    sure: float
+    ramp: float
+    doubt: float
+    unsure_wait_ms: int
+    max_wait_ms: int
+
+    def wait_ms(self, score: float, silence_ms: int) -> int:
+        if score >= self.sure:
+            return silence_ms
+        if score >= self.sure - self.ramp:
+            return round(silence_ms + (self.unsure_wait_ms - silence_ms) * (self.sure - score) / self.ramp)
+        return self.unsure_wait_ms if score >= self.doubt else self.max_wait_ms
+
+
+#: Realtime's ``eagerness`` levels; "auto" is "medium". "medium" was chosen on the DEV half of
+#: ``bench/turn_sentences.py`` (espeak-ng and Piper, offline: cut-offs at a 600 ms pause 7.5%,
+#: complete sentences waiting +0 ms at the median), never on the TEST half (10%, +46 ms there).
+#: The smart-turn weight is ``TurnConfig.model_weight``; the ramp keeps a score near ``sure``
+#: from flipping a sentence between no wait and a long one.
+EAGERNESS: dict[str, Eagerness] = {
+    "low": Eagerness(0.9, 0.1, 0.4, 1500, 3000),
+    "medium": Eagerness(0.85, 0.1, 0.3, 1200, 2000),
+    "high": Eagerness(0.8, 0.1, 0.2, 900, 1500),
+    "auto": Eagerness(0.85, 0.1, 0.3, 1200, 2000),
 }
 
 
@@ -87,12 +113,8 @@ class TurnConfig:
         return self.type == "semantic_vad"
 
     @property
-    def threshold(self) -> float:
-        return EAGERNESS[self.eagerness][0]
-
-    @property
     def max_wait_ms(self) -> int:
-        return EAGERNESS[self.eagerness][1]
+        return EAGERNESS[self.eagerness].max_wait_ms
 
 
 @dataclass

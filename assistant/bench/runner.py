@@ -26,6 +26,12 @@ def run(args: Any) -> int:
         result = asyncio.run(bench_latency(args.url, args.repeats))
     elif args.what == "bargein":
         result = asyncio.run(bench_bargein(args.trials))
+    elif args.what == "turns":
+        from .turns import bench_turns
+
+        pauses = tuple(int(x) for x in args.pauses.split(","))
+        result = asyncio.run(bench_turns(args.sentences, args.limit, pauses, tuple(args.voices.split(",")),
+                                         Path(args.recordings) if args.recordings else None))
     elif args.what == "tts":
         result = asyncio.run(bench_tts(repeats=args.repeats))
     elif args.what == "load":

@@ -15,6 +15,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import AssistantError
+from ..models import PROJECT_ROOT
+
+SPEECH_DEV = PROJECT_ROOT.parent / "shared" / "eval" / "speech-dev" / "manifest.tsv"
 
 
 class _Progress:
@@ -277,6 +280,14 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true", help="end with one JSON line")
     b = bench.add_parser("bargein", help="barge-in stop time, misses, false interruptions, truncation")
     b.add_argument("--trials", type=int, default=10, help="trials with real speech (and as many backchannels)")
+    b.add_argument("--json", action="store_true", help="end with one JSON line")
+    b = bench.add_parser("turns", help="turn-taking: cut-offs at thinking pauses, whole requests, latency, both modes")
+    b.add_argument("--sentences", choices=["test", "dev"], default="test", help="the held-out set, or the tuning set")
+    b.add_argument("--limit", type=int, default=None, help="only the first N requests")
+    b.add_argument("--pauses", default="0,600,1000", help="pauses in ms between the two parts, comma-separated")
+    b.add_argument("--voices", default="espeak,piper", help="espeak, piper or both")
+    b.add_argument("--recordings", default=str(SPEECH_DEV) if SPEECH_DEV.is_file() else None,
+                   help="a manifest of real recordings (whole utterances); default ../shared/eval/speech-dev")
     b.add_argument("--json", action="store_true", help="end with one JSON line")
     b = bench.add_parser("tts", help="speech synthesis: time to first audio, RTF, cancel time, intelligibility")
     b.add_argument("--repeats", type=int, default=2, help="passes over the fixed replies")

@@ -53,11 +53,12 @@ class PartialRequest:
 
 
 @dataclass(frozen=True)
-class _Release:
-    """The person is done after pause ``index`` of turn ``turn_id``: end the utterance now."""
+class _Decision:
+    """Pause ``index`` of turn ``turn_id`` may last ``wait_ms`` before the utterance ends."""
 
     turn_id: int
     index: int
+    wait_ms: int
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ class Listener:
         self.endpointer = Endpointer(vad, config.vad)
         self.settings_changed()
         self.events: asyncio.Queue[Event | None] = asyncio.Queue()
-        self._audio_q: asyncio.Queue[np.ndarray | _Release | None] = asyncio.Queue()
+        self._audio_q: asyncio.Queue[np.ndarray | _Decision | None] = asyncio.Queue()
         self.turn_model = turn_model  # smart-turn; None: the words alone judge a pause
         self._judge = TurnJudge(config.turn)
         self._latest_text: dict[int, str] = {}  # turn -> its latest partial transcript
@@ -191,9 +192,9 @@ class Listener:
             t0 = time.perf_counter()
             chunk: np.ndarray | None
             found: list[SpeechStart | Pause | Utterance | Dropped]
-            if isinstance(item, _Release):  # a verdict: the person is done
+            if isinstance(item, _Decision):  # a verdict on the current pause
                 chunk = np.zeros(0, np.float32)
-                found = [*self.endpointer.release(item.index)] if item.turn_id == self._turn else []
+                found = [*self.endpointer.decide(item.index, item.wait_ms)] if item.turn_id == self._turn else []
             else:
                 chunk = item
                 try:
@@ -330,32 +331,26 @@ class Listener:
             judges.pop(key).cancel()
 
     async def _judge_pause(self, turn: int, pause: Pause, final: asyncio.Task[object]) -> None:
-        """Decide whether the person is done at this pause; release the endpoint if so.
+        """Judge whether the person is done at this pause, and so how long it may last.
 
-        First look: smart-turn on the audio and the latest partial's words. If that says "not
-        done", look again with the speculative final's words as soon as they exist, so that a
-        partial a few hundred ms stale cannot keep a finished request waiting.
+        smart-turn runs on the audio while the speculative final decodes it; the verdict waits
+        for both. That costs no time: the reply needs that final anyway.
         """
-        clock = self.clock(turn)
+        loop = asyncio.get_running_loop()
+        model = loop.run_in_executor(self.executor, self.turn_model.p_complete, pause.audio) \
+            if self.turn_model is not None else None
+        try:
+            result = await asyncio.shield(final)  # the final stage may still reuse it
+        except Exception:
+            result = None
         model_p: float | None = None
-        if self.turn_model is not None:
+        if model is not None:
             try:
-                model_p = await asyncio.get_running_loop().run_in_executor(
-                    self.executor, self.turn_model.p_complete, pause.audio)
+                model_p = await model
             except Exception:  # the words alone decide then
                 log.exception("end-of-turn model failed (turn %d)", turn)
-        text = self._latest_text.get(turn, "")
-        if final.done() and not final.cancelled() and final.exception() is None:
-            text = final.result().text  # type: ignore[attr-defined]
-        verdict = self._judge.verdict(model_p, text)
-        if not verdict.complete:
-            try:
-                result = await asyncio.shield(final)  # the final stage may still reuse it
-            except Exception:
-                result = None
-            if isinstance(result, Transcript):
-                verdict = self._judge.verdict(model_p, result.text)
-        clock.info.update(turn_model_p=-1.0 if model_p is None else round(model_p, 3),
-                          turn_score=verdict.score, turn_complete=float(verdict.complete))
-        if verdict.complete:
-            await self._audio_q.put(_Release(turn, pause.index))
+        words = result.nbest if isinstance(result, Transcript) and result.nbest else self._latest_text.get(turn, "")
+        verdict = self._judge.verdict(model_p, words, self.config.vad.silence_ms)
+        self.clock(turn).info.update(turn_model_p=-1.0 if model_p is None else round(model_p, 3),
+                                     turn_score=verdict.score, turn_wait_ms=float(verdict.wait_ms))
+        await self._audio_q.put(_Decision(turn, pause.index, verdict.wait_ms))

@@ -16,6 +16,7 @@ win then; otherwise the two are mixed (weights measured with ``assistant bench t
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,8 @@ import numpy as np
 import onnxruntime as ort
 from faster_whisper.feature_extractor import FeatureExtractor
 
-from ..config import INPUT_SAMPLE_RATE, TurnConfig
+from ..config import EAGERNESS, INPUT_SAMPLE_RATE, TurnConfig
+from ..events import Hypothesis
 from .asr import word_key
 
 _WINDOW = 8 * INPUT_SAMPLE_RATE  # the model sees the last 8 s
@@ -31,10 +33,10 @@ _WINDOW = 8 * INPUT_SAMPLE_RATE  # the model sees the last 8 s
 #: Words a spoken request almost never ends on: articles, prepositions, conjunctions,
 #: possessives, auxiliaries and fillers. "turn on the" / "set a timer for" / "call my".
 #: Left out on purpose, because requests do end on them: "on", "off", "up" ("turn it on"),
-#: "this"/"that" ("what's that"), "like" and "about" ("what does it look like"), "do", "no".
+#: "this"/"that" ("what's that"), "like" ("what does it look like"), "do", "no".
 CANT_END = frozenset("""
 a an the my your his her its our their some any every each another
-for to of in at by with from into onto than as near between until
+for to of in at by with from into onto about than as near between until
 and or but nor because if when while whether although though unless plus minus times
 is are was were been am will would can could should shall must may might has
 not very really just um uh er erm
@@ -44,16 +46,20 @@ what's whats what where who which how why whose
 
 @dataclass(frozen=True)
 class Verdict:
-    """The judgement at a pause: P(complete) from each cue and combined."""
+    """The judgement at a pause: P(complete) from each cue, combined, and how long the pause may last."""
 
-    complete: bool
     score: float
+    wait_ms: int
     model: float | None
     text: float | None
 
 
+_NUMBER = re.compile(r"^(\d+([.,]\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+                     r"\w+teen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand)$")
+
+
 def text_cue(text: str) -> float | None:
-    """P(complete) from the words alone: low when they trail off, None when they say nothing."""
+    """P(complete) from the words alone: low when they trail off, None when there are none."""
     stripped = text.strip()
     if not stripped:
         return None
@@ -62,9 +68,22 @@ def text_cue(text: str) -> float | None:
     words = word_key(stripped).split()
     if words and words[-1] in CANT_END:
         return 0.05
+    if len(words) >= 2 and words[-2] == "for" and _NUMBER.match(words[-1]):
+        return 0.35  # "a timer for twenty": a number whose unit may follow
     if re.search(r"[.!?]$", stripped):
         return 0.8
     return 0.5
+
+
+def nbest_cue(words: Sequence[Hypothesis] | str) -> float | None:
+    """:func:`text_cue` over the recogniser's n-best list, weighted by posterior: Whisper often
+    "completes" a fragment in its best guess ("What is the capital?") and keeps the trailing
+    word in the next ("What is the capital of?")."""
+    if isinstance(words, str):
+        return text_cue(words)
+    cues = [(h.posterior, c) for h in words if (c := text_cue(h.text)) is not None]
+    mass = sum(p for p, _ in cues)
+    return sum(p * c for p, c in cues) / mass if mass > 0 else None
 
 
 class SmartTurn:
@@ -96,15 +115,14 @@ class TurnJudge:
     def __init__(self, config: TurnConfig) -> None:
         self.config = config
 
-    def verdict(self, model_p: float | None, text: str) -> Verdict:
+    def verdict(self, model_p: float | None, words: Sequence[Hypothesis] | str, silence_ms: int = 300) -> Verdict:
         cfg = self.config
-        text_p = text_cue(text)
-        if text_p is not None and text_p <= 0.1:
-            score = min(text_p, model_p) if model_p is not None else text_p  # trailing off: the words win
-        elif model_p is None:
+        text_p = nbest_cue(words)
+        if model_p is None:
             score = text_p if text_p is not None else 1.0
         elif text_p is None:
             score = model_p
         else:
             score = cfg.model_weight * model_p + (1 - cfg.model_weight) * text_p
-        return Verdict(score >= cfg.threshold, round(score, 3), model_p, text_p)
+        wait = EAGERNESS[cfg.eagerness].wait_ms(score, silence_ms)
+        return Verdict(round(score, 3), wait, model_p, None if text_p is None else round(text_p, 3))

@@ -149,9 +149,10 @@ class Endpointer:
         self._frame_index = 0
         self._tail_frames = max(1, config.tail_ms // FRAME_MS)
         self.pause_hold_ms = 0
-        """When set, a pause holds the endpoint up to this long until :meth:`release` (semantic turn
-        detection: someone decides whether the person is done)."""
+        """When set, a pause holds the endpoint up to this long until :meth:`decide` says how long
+        this pause may last (semantic turn detection: someone judges whether the person is done)."""
         self._holding = False
+        self._wait_ms = 0  # the endpoint of the current pause, once decided
         self._pauses = 0
 
     @property
@@ -169,16 +170,21 @@ class Endpointer:
 
     @property
     def holding(self) -> bool:
-        """The current pause waits for a :meth:`release` (or ``pause_hold_ms``)."""
+        """The current pause waits for :meth:`decide` (or ``pause_hold_ms``)."""
         return self._holding
 
-    def release(self, pause_index: int) -> list[Utterance | Dropped]:
-        """The person is done after pause ``pause_index``: end at ``silence_ms`` (now, if that has
-        passed). A release for an older pause, or after speech resumed, changes nothing."""
+    def decide(self, pause_index: int, wait_ms: int) -> list[Utterance | Dropped]:
+        """Pause ``pause_index`` ends the utterance once its silence lasts ``wait_ms`` (now, if it
+        already has). A decision for an older pause, or after speech resumed, changes nothing."""
         if not (self._holding and pause_index == self._pauses and self._in_speech):
             return []
-        self._holding = False
-        return [self._finish(forced=False)] if self._silence * FRAME_MS >= self.config.silence_ms else []
+        self._wait_ms = max(self.config.silence_ms, min(wait_ms, self.pause_hold_ms))
+        return [self._finish(forced=False)] if self._silence * FRAME_MS >= self._wait_ms else []
+
+    def _endpoint_ms(self) -> int:
+        if not self._holding:
+            return self.config.silence_ms
+        return self._wait_ms or self.pause_hold_ms
 
     def _is_speech(self, d: FrameDecision) -> bool:
         if self._in_speech:
@@ -232,10 +238,10 @@ class Endpointer:
             self._silence += 1
             if self._silence == self._tail_frames and self._speech_frames * FRAME_MS >= self.config.min_speech_ms:
                 self._pauses += 1
-                self._holding = self.pause_hold_ms > cfg.silence_ms
+                self._holding, self._wait_ms = self.pause_hold_ms > cfg.silence_ms, 0
                 events.append(Pause(self._start_frame * FRAME_MS, np.concatenate(self._frames), self._pauses))
         length_ms = (idx - self._start_frame + 1) * FRAME_MS
-        if self._silence * FRAME_MS >= (self.pause_hold_ms if self._holding else cfg.silence_ms):
+        if self._silence * FRAME_MS >= self._endpoint_ms():
             events.append(self._finish(forced=False))
         elif length_ms >= cfg.max_utterance_s * 1000:
             events.append(self._finish(forced=True))
