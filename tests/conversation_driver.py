@@ -6,10 +6,10 @@ import asyncio
 import time
 
 import numpy as np
-from fakes import silence, tone
 
 from assistant.conversation.session import Session
 from assistant.events import ErrorEvent, Event, Interrupted, ReplyDone, SpeechStarted
+from fakes import silence, tone
 
 CHUNK = 320  # 20 ms
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-from conftest import SAMPLES, sample_transcripts
 
 from assistant import Assistant, load_audio
 from assistant.textnorm import normalise_for_wer
+from conftest import SAMPLES, sample_transcripts
 
 
 def test_real_speech_is_transcribed(assistant: Assistant) -> None:

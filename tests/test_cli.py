@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import ROOT, SAMPLES, sample_transcripts
 
 from assistant import Assistant, load_audio
 from assistant.audio import rms_dbfs
 from assistant.listen.vad import Endpointer, FrameVAD, Utterance
 from assistant.textnorm import normalise_for_wer
+from conftest import ROOT, SAMPLES, sample_transcripts
 
 
 def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:

@@ -11,12 +11,12 @@ import random
 
 import numpy as np
 import pytest
-from conversation_driver import Driver
-from fakes import KINDS, STAGES, VAD_KINDS, FakeAssistant, Faults, fast_config, silence
 
 from assistant.conversation.session import Session
 from assistant.conversation.turns import TurnTable
 from assistant.events import ErrorEvent, Event, Interrupted, ReplyAudio, ReplyDone, TranscriptFinal, Understood
+from conversation_driver import Driver
+from fakes import KINDS, STAGES, VAD_KINDS, FakeAssistant, Faults, fast_config, silence
 
 ROUTES = ("hello", "skill", "decides")
 

@@ -10,12 +10,12 @@ import asyncio
 from typing import Any
 
 import numpy as np
-from conftest import SAMPLES, espeak, story_bot
 
 from assistant import Assistant, load_audio
 from assistant.bench.common import LONG_REPLY
 from assistant.bench.pacing import silence
 from assistant.bench.simclient import InProcess, SimulatedClient
+from conftest import SAMPLES, espeak, story_bot
 
 
 async def story_then(bot: Assistant, ask: np.ndarray, then: np.ndarray | None) -> tuple[SimulatedClient, Any, int]:

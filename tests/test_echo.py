@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import SAMPLES
 
 from assistant import load_audio
 from assistant.audio import rms_dbfs
 from assistant.listen.echo import EchoSuppressor
+from conftest import SAMPLES
 
 
 def run(mic: np.ndarray, ref: np.ndarray) -> np.ndarray:

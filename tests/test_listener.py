@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SAMPLES, noise
 
 from assistant import Assistant, load_audio
 from assistant.bench.asr import listen_to
@@ -16,6 +15,7 @@ from assistant.bench.pacing import silence
 from assistant.events import TranscriptFinal, TranscriptPartial
 from assistant.listen.asr import LocalAgreement, posteriors
 from assistant.textnorm import normalise_for_wer, word_error_rate
+from conftest import SAMPLES, noise
 
 DATA = Path(__file__).resolve().parent / "data"
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import copy
 
-from conftest import espeak
-
 from assistant import Assistant
 from assistant.bench.common import spoken_turn
 from assistant.bench.pacing import silence
@@ -18,6 +16,7 @@ from assistant.bench.simclient import SimulatedClient, WebSocket
 from assistant.serve.server import start_server
 from assistant.skills import default_registry
 from assistant.understand.intents import LABELS, OUT_OF_SCOPE
+from conftest import espeak
 
 
 async def two_turns(bot: Assistant, first: str, second: str) -> SimulatedClient:

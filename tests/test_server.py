@@ -6,13 +6,13 @@ import asyncio
 import json
 
 import numpy as np
-from conftest import SAMPLES
 from websockets.asyncio.client import connect
 
 from assistant import Assistant, load_audio
 from assistant.audio import float_to_pcm16
 from assistant.serve.server import start_server
 from assistant.textnorm import normalise_for_wer
+from conftest import SAMPLES
 
 
 async def http_get(port: int, path: str) -> tuple[int, bytes]:

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import SAMPLES, espeak, story_bot
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -24,6 +23,7 @@ from assistant import Assistant, load_audio
 from assistant.audio import float_to_pcm16, resample
 from assistant.serve.limits import ServerLimits
 from assistant.serve.server import Server
+from conftest import SAMPLES, espeak, story_bot
 
 
 @contextlib.asynccontextmanager

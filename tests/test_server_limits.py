@@ -12,12 +12,12 @@ import sys
 import time
 
 import pytest
-from conftest import ROOT
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from assistant import Assistant
 from assistant.serve.server import ServerLimits, start_server
+from conftest import ROOT
 
 
 def test_extra_sessions_are_refused_with_1013(assistant: Assistant) -> None:

@@ -7,7 +7,6 @@ import threading
 from collections.abc import Iterator
 
 import numpy as np
-from conftest import SAMPLES
 
 from assistant import Assistant, load_audio
 from assistant.events import (
@@ -24,6 +23,7 @@ from assistant.events import (
 from assistant.reply.llm import Message
 from assistant.reply.responder import Responder
 from assistant.textnorm import normalise_for_wer
+from conftest import SAMPLES
 
 
 async def converse(assistant: Assistant, audio: np.ndarray) -> list[Event]:

@@ -9,12 +9,12 @@ import sys
 import threading
 
 import numpy as np
-from conftest import ROOT
 
 from assistant import Assistant
 from assistant.audio import resample
 from assistant.config import Config
 from assistant.textnorm import word_error_rate
+from conftest import ROOT
 
 
 def test_frames_are_short_and_speech_is_intelligible(assistant: Assistant) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import SAMPLES, noise
 
 from assistant import Assistant, load_audio
 from assistant.config import VADConfig
 from assistant.listen.vad import Dropped, Endpointer, FrameVAD, SpeechStart, Utterance
+from conftest import SAMPLES, noise
 
 
 def run(assistant: Assistant, audio: np.ndarray, config: VADConfig | None = None, chunk: int = 320) -> list:

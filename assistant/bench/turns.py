@@ -112,6 +112,10 @@ async def run_trial(bot: Assistant, trial: Trial) -> dict[str, Any]:
             if answered:
                 break
             await client.stream(silence(0.1))
+        for _ in range(15):  # and its response.done, which carries the turn's wait
+            if client.events_of("response.done"):
+                break
+            await client.stream(silence(0.1))
         return _outcome(client, trial, speech_end, bot.config.turn.max_wait_ms)
     finally:
         await client.close()
@@ -123,27 +127,38 @@ def _stopped_ms(client: SimulatedClient, turn: int) -> int:
     return int(stops[0].event["audio_ms"]) if stops else -1
 
 
+def _span_ms(client: SimulatedClient, turn: int) -> tuple[int, int]:
+    start = client.events_of("input_audio_buffer.speech_started", turn)
+    return (int(start[0].event["audio_ms"]) if start else -1, _stopped_ms(client, turn))
+
+
 def _outcome(client: SimulatedClient, trial: Trial, speech_end: float, max_wait_ms: int) -> dict[str, Any]:
-    rest_start_ms = trial.rest[0] * 1000 // INPUT_SAMPLE_RATE
+    first_end_ms, rest_start_ms = (x * 1000 // INPUT_SAMPLE_RATE for x in (trial.first_end, trial.rest[0]))
     rest_sent = client.sent_at(trial.rest[1]) or speech_end
-    finals = [r for r in client.events_of("conversation.item.input_audio_transcription.completed")
-              if r.event["transcript"]]
-    early_final = any(0 <= _stopped_ms(client, int(r.event["turn_id"])) < rest_start_ms for r in finals)
+    finals = {int(r.event["turn_id"]): r.event["transcript"]
+              for r in client.events_of("conversation.item.input_audio_transcription.completed") if r.event["transcript"]}
+    interrupted = {int(r.event["turn_id"]) for r in client.events_of("interrupt")}
+    answered = {int(r.event["turn_id"]) for r in client.events_of("response.audio.delta")} - interrupted
+    # A cut-off: the endpoint came before the person went on, or reply audio came while they still spoke.
+    early_final = any(0 <= _stopped_ms(client, t) < rest_start_ms for t in finals)
     early_audio = any(r.at < rest_sent for r in client.events_of("response.audio.delta"))
-    done = {int(r.event["turn_id"]): r.event for r in client.events_of("response.done")}
-    audio_turns = {int(r.event["turn_id"]) for r in client.events_of("response.audio.delta")}
-    whole = [r for r in finals if int(r.event["turn_id"]) in audio_turns | set(done)
-             and _covers(r.event["transcript"], trial.words[0]) and _covers(r.event["transcript"], trial.words[1])]
+    # Answered whole: a reply (not dropped) to a turn whose speech spans both parts, or whose
+    # transcript (a continued request's is both parts joined) has words of both.
+    whole = any(
+        t in finals and ((_span_ms(client, t)[0] <= first_end_ms and _span_ms(client, t)[1] >= rest_start_ms - 300)
+                         or (_covers(finals[t], trial.words[0], 0.4) and _covers(finals[t], trial.words[1], 0.4)))
+        for t in answered)
     first_audio = next((r.at for r in client.events_of("response.audio.delta")
                         if _stopped_ms(client, int(r.event["turn_id"])) >= rest_start_ms - 300), None)
-    waits = [float(d["metrics"].get("turn_wait_ms", 0.0)) for d in done.values()]
+    waits = [float(r.event["metrics"].get("turn_wait_ms", 0.0)) for r in client.events_of("response.done")]
     return {
         "pause_ms": trial.pause_ms,
         "cut_off": early_final or early_audio,
-        "whole": bool(whole),
-        "latency_ms": None if first_audio is None else (first_audio - speech_end) * 1000,
+        "whole": whole,
+        "latency_ms": None if first_audio is None else round((first_audio - speech_end) * 1000, 1),
         "waited_max": any(w >= max_wait_ms for w in waits),
-        "finals": [r.event["transcript"] for r in finals],
+        "wait_ms": max(waits) if waits else None,
+        "finals": list(finals.values()),
     }
 
 
@@ -158,6 +173,8 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     out["complete_latency_ms_p50"] = rounded(percentile(lat, 50))
     out["complete_latency_ms_p95"] = rounded(percentile(lat, 95))
     out["complete_waited_max_rate"] = round(sum(r["waited_max"] for r in joined) / max(1, len(joined)), 3)
+    waits = [r["wait_ms"] for r in joined if r["wait_ms"]]
+    out["complete_endpoint_wait_ms_p50"] = rounded(percentile(waits, 50))
     out["trials"] = len(rows)
     return out
 

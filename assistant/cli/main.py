@@ -248,11 +248,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_say)
 
     p = sub.add_parser("respond", help="one spoken turn: request wav in, spoken reply wav out")
+    p.add_argument("--turn-detection", choices=["semantic_vad", "server_vad"], default=None,
+                   help="when a turn is over: smart-turn + transcript (default), or the fixed silence endpoint")
     p.add_argument("input", help="audio file with the spoken request")
     p.add_argument("output", help="wav file for the spoken reply")
     p.set_defaults(func=cmd_respond)
 
     p = sub.add_parser("talk", help="talk to it: microphone and speaker, or --input/--output wav files")
+    p.add_argument("--turn-detection", choices=["semantic_vad", "server_vad"], default=None,
+                   help="when a turn is over: smart-turn + transcript (default), or the fixed silence endpoint")
     p.add_argument("--input", help="wav file to use as the microphone (no audio device needed)")
     p.add_argument("--output", help="wav file for everything the assistant said")
     p.add_argument("--server", help="ws://host:port/ws of a running `assistant serve` (default: in-process)")
@@ -303,6 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("serve", help="WebSocket server and browser page")
+    p.add_argument("--turn-detection", choices=["semantic_vad", "server_vad"], default=None,
+                   help="when a turn is over: smart-turn + transcript (default), or the fixed silence endpoint")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--max-sessions", type=int, default=8, help="refuse further connections (close code 1013)")
@@ -317,6 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``assistant`` console script."""
     args = build_parser().parse_args(argv)
+    if getattr(args, "turn_detection", None):
+        # Read by Config.from_env, here and in any server process a command starts.
+        os.environ["ASSISTANT_TURN_DETECTION"] = args.turn_detection
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -29,6 +29,7 @@ from ..events import Hypothesis
 from .asr import word_key
 
 _WINDOW = 8 * INPUT_SAMPLE_RATE  # the model sees the last 8 s
+NO_MODEL_P = 0.9
 
 #: Words a spoken request almost never ends on: articles, prepositions, conjunctions,
 #: possessives, auxiliaries and fillers. "turn on the" / "set a timer for" / "call my".
@@ -118,11 +119,9 @@ class TurnJudge:
     def verdict(self, model_p: float | None, words: Sequence[Hypothesis] | str, silence_ms: int = 300) -> Verdict:
         cfg = self.config
         text_p = nbest_cue(words)
-        if model_p is None:
-            score = text_p if text_p is not None else 1.0
-        elif text_p is None:
-            score = model_p
-        else:
-            score = cfg.model_weight * model_p + (1 - cfg.model_weight) * text_p
+        # Without the model (none loaded, or it failed) prosody counts as "probably done", which is
+        # what smart-turn says of most utterances anyway: the words then decide.
+        prosody = NO_MODEL_P if model_p is None else model_p
+        score = prosody if text_p is None else cfg.model_weight * prosody + (1 - cfg.model_weight) * text_p
         wait = EAGERNESS[cfg.eagerness].wait_ms(score, silence_ms)
         return Verdict(round(score, 3), wait, model_p, None if text_p is None else round(text_p, 3))
