@@ -73,8 +73,9 @@ class Eagerness:
 
 
 #: Realtime's ``eagerness`` levels; "auto" is "medium". "medium" was chosen on the DEV half of
-#: ``bench/turn_sentences.py`` (espeak-ng and Piper, offline: cut-offs at a 600 ms pause 7.5%,
-#: complete sentences waiting +0 ms at the median), never on the TEST half (10%, +46 ms there).
+#: ``bench/turn_sentences.py`` (espeak-ng and Piper, parts joined as the bench joins them,
+#: offline): of the settings that keep complete sentences at +0 ms median wait, it cut the
+#: fewest fragments off at a 600 ms pause (22.5% on DEV; 18.8% on the held-out TEST half).
 #: The smart-turn weight is ``TurnConfig.model_weight``; the ramp keeps a score near ``sure``
 #: from flipping a sentence between no wait and a long one.
 EAGERNESS: dict[str, Eagerness] = {

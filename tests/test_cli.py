@@ -123,3 +123,20 @@ def test_talk_from_and_to_wav_files_without_audio_devices(tmp_path: Path) -> Non
 def test_talk_without_devices_says_what_to_do() -> None:
     res = run_cli("talk", timeout=120)
     assert res.returncode == 2 and "--input" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_bench_turns_reports_both_modes_side_by_side() -> None:
+    import json
+
+    # One trailing request ("Set a timer for" ... "ten minutes.") with a 1 s thinking pause, and
+    # the same request unbroken: the fixed endpoint cuts the first off; both modes are reported.
+    res = run_cli("bench", "turns", "--limit", "1", "--pauses", "0,1000", "--voices", "piper", "--recordings", "",
+                  "--json")
+    assert res.returncode == 0, res.stderr[-2000:]
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out["requests"] == 1 and out["sentences"] == "test"
+    for mode in ("server_vad", "semantic_vad"):
+        assert {"cut_off_rate_0", "cut_off_rate_1000", "whole_rate_1000", "complete_latency_ms_p50",
+                "complete_waited_max_rate", "trials"} <= set(out[mode])
+    assert out["server_vad"]["cut_off_rate_1000"] == 1.0  # 300 ms of silence ends the turn mid-request
+    assert "semantic_extra_latency_ms_p50" in out

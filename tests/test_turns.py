@@ -13,25 +13,25 @@ from assistant.conversation.settings import InputFormat, apply_settings
 from assistant.conversation.turns import continue_request
 from assistant.errors import AssistantError
 from assistant.events import Hypothesis, SpeechStopped, TranscriptFinal
-from assistant.listen.turn_end import TurnJudge, nbest_cue, text_cue
+from assistant.listen.turn_end import TurnJudge, trailing_share, trails_off
 from assistant.listen.vad import Endpointer, FrameDecision, Pause, SpeechStart, Utterance
 from conversation_driver import Driver
 from fakes import FakeAssistant, Faults, fast_config, silence, tone
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("Set a timer for", 0.05), ("Turn on the...", 0.05), ("Add milk, eggs,", 0.05), ("Call my", 0.05),
-    ("What is twelve times", 0.05), ("Set a timer for 20.", 0.35), ("a timer for twenty", 0.35),
-    ("Turn it on.", 0.8), ("What's that?", 0.8), ("What does it look like?", 0.8), ("turn on the lamp", 0.5),
+    ("Set a timer for", 1.0), ("Turn on the...", 1.0), ("Add milk, eggs,", 1.0), ("Call my", 1.0),
+    ("What is twelve times", 1.0), ("Set a timer for 20.", 0.5), ("a timer for twenty", 0.5),
+    ("Turn it on.", 0.0), ("What's that?", 0.0), ("What does it look like?", 0.0), ("turn on the lamp", 0.0),
 ])
 def test_the_words_say_whether_a_request_trails_off(text: str, expected: float) -> None:
-    assert text_cue(text) == expected
+    assert trails_off(text) == expected
 
 
-def test_the_nbest_cue_weighs_each_hypothesis_by_its_posterior() -> None:
+def test_the_trailing_share_weighs_each_hypothesis_by_its_posterior() -> None:
     nbest = [Hypothesis("What is the capital?", -0.5, 0.6), Hypothesis("What is the capital of?", -0.9, 0.4)]
-    assert nbest_cue(nbest) == pytest.approx(0.6 * 0.8 + 0.4 * 0.05)
-    assert nbest_cue([]) is None and nbest_cue("") is None
+    assert trailing_share(nbest) == pytest.approx(0.4)
+    assert trailing_share([]) is None and trailing_share("") is None
 
 
 def test_the_wait_grows_as_the_verdict_grows_unsure() -> None:

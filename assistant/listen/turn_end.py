@@ -47,42 +47,43 @@ what's whats what where who which how why whose
 
 @dataclass(frozen=True)
 class Verdict:
-    """The judgement at a pause: P(complete) from each cue, combined, and how long the pause may last."""
+    """The judgement at a pause: the combined P(complete), how long the pause may last, the
+    model's P(complete) and the n-best's share that trails off."""
 
     score: float
     wait_ms: int
     model: float | None
-    text: float | None
+    trailing: float | None
 
 
 _NUMBER = re.compile(r"^(\d+([.,]\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
                      r"\w+teen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand)$")
 
 
-def text_cue(text: str) -> float | None:
-    """P(complete) from the words alone: low when they trail off, None when there are none."""
+def trails_off(text: str) -> float | None:
+    """How surely the words alone say "not done": 1 when they trail off ("for", "the", "and", a
+    trailing comma or "..."), 0.5 for a number after "for" (its unit may follow), else 0; None
+    when there are no words."""
     stripped = text.strip()
     if not stripped:
         return None
     if stripped.endswith(("...", "…", ",", "-", "—", ":", ";")):
-        return 0.05
+        return 1.0
     words = word_key(stripped).split()
     if words and words[-1] in CANT_END:
-        return 0.05
+        return 1.0
     if len(words) >= 2 and words[-2] == "for" and _NUMBER.match(words[-1]):
-        return 0.35  # "a timer for twenty": a number whose unit may follow
-    if re.search(r"[.!?]$", stripped):
-        return 0.8
-    return 0.5
+        return 0.5
+    return 0.0
 
 
-def nbest_cue(words: Sequence[Hypothesis] | str) -> float | None:
-    """:func:`text_cue` over the recogniser's n-best list, weighted by posterior: Whisper often
-    "completes" a fragment in its best guess ("What is the capital?") and keeps the trailing
-    word in the next ("What is the capital of?")."""
+def trailing_share(words: Sequence[Hypothesis] | str) -> float | None:
+    """:func:`trails_off` over the recogniser's n-best list, weighted by posterior. Whisper often
+    "completes" a fragment in its best guess ("What is the capital?") and keeps the trailing word
+    in another ("What is the capital of?"): the list knows more than its first line."""
     if isinstance(words, str):
-        return text_cue(words)
-    cues = [(h.posterior, c) for h in words if (c := text_cue(h.text)) is not None]
+        return trails_off(words)
+    cues = [(h.posterior, c) for h in words if (c := trails_off(h.text)) is not None]
     mass = sum(p for p, _ in cues)
     return sum(p * c for p, c in cues) / mass if mass > 0 else None
 
@@ -118,10 +119,12 @@ class TurnJudge:
 
     def verdict(self, model_p: float | None, words: Sequence[Hypothesis] | str, silence_ms: int = 300) -> Verdict:
         cfg = self.config
-        text_p = nbest_cue(words)
+        trailing = trailing_share(words)
         # Without the model (none loaded, or it failed) prosody counts as "probably done", which is
         # what smart-turn says of most utterances anyway: the words then decide.
         prosody = NO_MODEL_P if model_p is None else model_p
-        score = prosody if text_p is None else cfg.model_weight * prosody + (1 - cfg.model_weight) * text_p
+        # Words that do not trail off say little (Whisper often drops punctuation): they only lower
+        # the score, by how surely the n-best trails off.
+        score = prosody if trailing is None else cfg.model_weight * prosody + (1 - cfg.model_weight) * (1 - trailing)
         wait = EAGERNESS[cfg.eagerness].wait_ms(score, silence_ms)
-        return Verdict(round(score, 3), wait, model_p, None if text_p is None else round(text_p, 3))
+        return Verdict(round(score, 3), wait, model_p, None if trailing is None else round(trailing, 3))
