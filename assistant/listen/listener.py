@@ -145,8 +145,9 @@ class Listener:
         d, v, t = self.config.duplex, self.config.vad, self.config.turn
         self.endpointer.config = replace(v, speech_threshold=d.strict_speech_threshold, start_ms=d.strict_start_ms) \
             if self._agent_speaking else v
-        self.endpointer.pause_hold_ms = t.max_wait_ms if t.semantic else 0
-        self._judge = TurnJudge(t)
+        # Speech over the assistant's reply is a barge-in or a backchannel, never a request to wait
+        # for: only a pause of the person's own turn is held.
+        self.endpointer.pause_hold_ms = t.max_wait_ms if t.semantic and not self._agent_speaking else 0
 
     @property
     def echo_share(self) -> float:
@@ -334,23 +335,29 @@ class Listener:
         """Judge whether the person is done at this pause, and so how long it may last.
 
         smart-turn runs on the audio while the speculative final decodes it; the verdict waits
-        for both. That costs no time: the reply needs that final anyway.
+        for both. That costs no time: the reply needs that final anyway. If judging fails, the
+        pause ends the utterance at ``vad.silence_ms``, as with ``server_vad``.
         """
-        loop = asyncio.get_running_loop()
-        model = loop.run_in_executor(self.executor, self.turn_model.p_complete, pause.audio) \
-            if self.turn_model is not None else None
+        wait_ms = self.config.vad.silence_ms
         try:
-            result = await asyncio.shield(final)  # the final stage may still reuse it
-        except Exception:
-            result = None
-        model_p: float | None = None
-        if model is not None:
+            loop = asyncio.get_running_loop()
+            model = loop.run_in_executor(self.executor, self.turn_model.p_complete, pause.audio) \
+                if self.turn_model is not None else None
             try:
-                model_p = await model
-            except Exception:  # the words alone decide then
-                log.exception("end-of-turn model failed (turn %d)", turn)
-        words = result.nbest if isinstance(result, Transcript) and result.nbest else self._latest_text.get(turn, "")
-        verdict = self._judge.verdict(model_p, words, self.config.vad.silence_ms)
-        self.clock(turn).info.update(turn_model_p=-1.0 if model_p is None else round(model_p, 3),
-                                     turn_score=verdict.score, turn_wait_ms=float(verdict.wait_ms))
-        await self._audio_q.put(_Decision(turn, pause.index, verdict.wait_ms))
+                result = await asyncio.shield(final)  # the final stage may still reuse it
+            except Exception:
+                result = None
+            model_p: float | None = None
+            if model is not None:
+                try:
+                    model_p = await model
+                except Exception:  # the words alone decide then
+                    log.exception("end-of-turn model failed (turn %d)", turn)
+            words = result.nbest if isinstance(result, Transcript) and result.nbest else self._latest_text.get(turn, "")
+            verdict = self._judge.verdict(model_p, words, self.config.vad.silence_ms)
+            wait_ms = verdict.wait_ms
+            self.clock(turn).info.update(turn_model_p=-1.0 if model_p is None else round(model_p, 3),
+                                         turn_score=verdict.score, turn_wait_ms=float(wait_ms))
+        except Exception:
+            log.exception("judging the end of turn %d failed", turn)
+        await self._audio_q.put(_Decision(turn, pause.index, wait_ms))
