@@ -214,7 +214,7 @@ class Session:
     async def _for_turn(self, turn: Turn, work: Coroutine[Any, Any, None], failed: str, code: str) -> None:
         """Run ``work`` for ``turn``: cancelling the turn stops it; its exception is the turn's error."""
         task = asyncio.create_task(work)
-        turn.attach(task)  # type: ignore[arg-type]
+        turn.attach(task)
         try:
             await task
         except asyncio.CancelledError:

@@ -14,7 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ..events import Hypothesis, TranscriptFinal
 from ..metrics import TurnClock
@@ -89,7 +89,7 @@ class Turn:
     ended: bool = False
     """It reached ``response.done`` or an ``error`` (or was interrupted)."""
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
-    _tasks: set[asyncio.Task[object]] = field(default_factory=set, repr=False)
+    _tasks: set[asyncio.Task[Any]] = field(default_factory=set, repr=False)
 
     @property
     def cancelled(self) -> bool:
@@ -110,7 +110,7 @@ class Turn:
             task.cancel()
         return True
 
-    def attach(self, task: asyncio.Task[object]) -> None:
+    def attach(self, task: asyncio.Task[Any]) -> None:
         """``task`` works for this turn: cancelling the turn cancels it."""
         if self.cancelled:
             task.cancel()
