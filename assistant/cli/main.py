@@ -227,6 +227,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return asyncio.run(serve(host=args.host, port=args.port, limits=limits))
 
 
+def _turn_detection_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--turn-detection", choices=["semantic_vad", "server_vad"], default=None,
+                   help="when a turn is over: smart-turn + transcript (default), or the fixed silence endpoint")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="assistant", description="Offline full-duplex voice assistant")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
@@ -248,15 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_say)
 
     p = sub.add_parser("respond", help="one spoken turn: request wav in, spoken reply wav out")
-    p.add_argument("--turn-detection", choices=["semantic_vad", "server_vad"], default=None,
-                   help="when a turn is over: smart-turn + transcript (default), or the fixed silence endpoint")
+    _turn_detection_option(p)
     p.add_argument("input", help="audio file with the spoken request")
     p.add_argument("output", help="wav file for the spoken reply")
     p.set_defaults(func=cmd_respond)
 
     p = sub.add_parser("talk", help="talk to it: microphone and speaker, or --input/--output wav files")
-    p.add_argument("--turn-detection", choices=["semantic_vad", "server_vad"], default=None,
-                   help="when a turn is over: smart-turn + transcript (default), or the fixed silence endpoint")
+    _turn_detection_option(p)
     p.add_argument("--input", help="wav file to use as the microphone (no audio device needed)")
     p.add_argument("--output", help="wav file for everything the assistant said")
     p.add_argument("--server", help="ws://host:port/ws of a running `assistant serve` (default: in-process)")
@@ -307,8 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("serve", help="WebSocket server and browser page")
-    p.add_argument("--turn-detection", choices=["semantic_vad", "server_vad"], default=None,
-                   help="when a turn is over: smart-turn + transcript (default), or the fixed silence endpoint")
+    _turn_detection_option(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--max-sessions", type=int, default=8, help="refuse further connections (close code 1013)")
