@@ -91,10 +91,10 @@ class TurnConfig:
     """When a turn is over: OpenAI Realtime's ``turn_detection``.
 
     ``semantic_vad`` (the default): at the first short pause (``vad.tail_ms``) the smart-turn
-    model and the transcript judge whether the person is done; done -> the endpoint comes at
-    ``vad.silence_ms`` as usual, not done -> it waits up to the eagerness's longest wait,
-    answering at once if a later look (the speculative final's words) says done. A person who
-    starts again within ``reopen_ms`` of the endpoint, having heard at most
+    model (prosody) and the speculative final's n-best words judge whether the person is done;
+    the combined score sets how long that pause may last (``EAGERNESS``: ``vad.silence_ms``
+    when sure, longer when not). Speech that resumes within it continues the utterance. A
+    person who starts again within ``reopen_ms`` of the endpoint, having heard at most
     ``reopen_heard_ms`` of the reply, continues the same request (the started reply is dropped).
 
     ``server_vad``: the fixed silence endpoint only (``vad.silence_ms``), as before.
