@@ -88,6 +88,17 @@ class Assistant:
             progress(f"prefilled the system prompt in {time.perf_counter() - t0:.1f} s")
         return self
 
+    #: Loaded models that do not depend on the skills or the understanding thresholds.
+    _SHAREABLE = ("silero_path", "recognizer", "turn_model", "synthesizer", "responder", "classifier", "encoder")
+
+    def sharing_models(self, config: Config | None = None, skills: SkillRegistry | None = None) -> Assistant:
+        """A new assistant with other settings or skills on this one's already loaded models."""
+        other = Assistant(config or self.config, self.store, skills)
+        for name in self._SHAREABLE:
+            if name in self.__dict__:
+                other.__dict__[name] = self.__dict__[name]
+        return other
+
     def listener(self, config: Config, next_turn: Callable[[], int] | None = None,
                  clock: Callable[[int], TurnClock] | None = None) -> Listener:
         """A listening path for one stream (a session's, with its turn numbering and clocks)."""

@@ -47,10 +47,7 @@ def story_bot(assistant: Assistant) -> Assistant:
     """The shared models, with a skill that tells a long story (a long, deterministic reply)."""
     skills = default_registry()
     skills.register("general_quirky", lambda req: LONG_REPLY, trigger=r"\bstory\b")
-    bot = Assistant(assistant.config, assistant.store, skills)
-    for name in ("silero_path", "recognizer", "synthesizer", "responder", "classifier", "encoder"):
-        bot.__dict__[name] = getattr(assistant, name)
-    return bot
+    return assistant.sharing_models(skills=skills)
 
 
 def espeak(assistant: Assistant, text: str) -> np.ndarray:

@@ -62,9 +62,7 @@ def test_the_llm_picks_an_intent_a_skill_answers_and_the_session_goes_on(assista
     config = copy.deepcopy(assistant.config)
     config.understand.skill_threshold = 1.01  # no skill straight from the classifier
     config.understand.llm_threshold = 1.01  # the LLM decides every intent
-    bot = Assistant(config, assistant.store, skills)
-    for name in ("silero_path", "recognizer", "synthesizer", "responder", "classifier", "encoder"):
-        bot.__dict__[name] = getattr(assistant, name)
+    bot = assistant.sharing_models(config, skills)
 
     client = asyncio.run(two_turns(bot, "hello there", "what time is it"))
     decided = {int(r.event["turn_id"]): r.event["intent"] for r in client.events_of("assistant.understood")

@@ -91,10 +91,7 @@ def quick_bot(base: Assistant, mode: str) -> Assistant:
     config.turn.type = mode
     config.understand.skill_threshold = 0.0
     config.understand.oos_coverage = 0.0
-    bot = Assistant(config, base.store, skills)
-    for name in ("silero_path", "recognizer", "synthesizer", "responder", "classifier", "encoder", "turn_model"):
-        bot.__dict__[name] = getattr(base, name)
-    return bot
+    return base.sharing_models(config, skills)
 
 
 async def run_trial(bot: Assistant, trial: Trial) -> dict[str, Any]:

@@ -72,11 +72,6 @@ class PlaybackClock:
     def paused(self) -> bool:
         return not self._resume.is_set()
 
-    @property
-    def current(self) -> Turn | None:
-        """The reply being played, or the one whose end is still playing."""
-        return self._playing or (self._last if self.speaking else None)
-
     def heard_samples(self, turn: Turn) -> int:
         """Samples of ``turn``'s reply the client had played (sent, less its buffer)."""
         pb = turn.playback

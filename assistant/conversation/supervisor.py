@@ -63,13 +63,6 @@ class Watchdog:
         if isinstance(event, (ReplyDone, ErrorEvent, Interrupted)):
             self._owing.pop(event.turn_id, None)
 
-    def forget(self, turn_id: int) -> None:
-        self._owing.pop(turn_id, None)
-
-    @property
-    def owing(self) -> list[int]:
-        return sorted(self._owing)
-
     def due(self, now: float) -> int | None:
         """The turn to give up on now, if any (the oldest owing one, after a stall)."""
         if not self._owing or now - self._progress < self.stall_s:

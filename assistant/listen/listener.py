@@ -119,11 +119,6 @@ class Listener:
         self._energy = np.zeros(2)  # (microphone, after echo removal) since the speech started
         self.vad_seconds = 0.0
 
-    @property
-    def position(self) -> int:
-        """Input samples received so far (the input stream's clock)."""
-        return self._received
-
     # -- hooks for the session ---------------------------------------------------
 
     def agent_speech_started(self) -> None:
