@@ -82,8 +82,8 @@ EAGERNESS: dict[str, Eagerness] = {
     "low": Eagerness(0.9, 0.1, 0.4, 1500, 3000),
     "medium": Eagerness(0.85, 0.1, 0.3, 1200, 2000),
     "high": Eagerness(0.8, 0.1, 0.2, 900, 1500),
-    "auto": Eagerness(0.85, 0.1, 0.3, 1200, 2000),
 }
+EAGERNESS["auto"] = EAGERNESS["medium"]
 
 
 @dataclass

@@ -39,7 +39,7 @@ class Floor:
         self._echo_share = echo_share
         self.policy = BargeIn(config, self._recent_words, turn_config, self._heard_ms)
         self._tick: asyncio.TimerHandle | None = None
-        self._stopped: dict[int, int] = {}  # turn -> input audio ms its speech ended
+        self._stopped: tuple[int, int] | None = None  # (turn, input audio ms) of the latest speech end
         self._continues: dict[int, Turn] = {}  # speech turn -> the request it goes on with
 
     def heard(self, event: Event) -> bool:
@@ -48,7 +48,7 @@ class Floor:
         if isinstance(event, SpeechStarted):
             decisions = b.speech_started(event.turn_id, event.audio_ms, now)
         elif isinstance(event, SpeechStopped):
-            self._stopped = {event.turn_id: event.audio_ms}  # only the latest matters
+            self._stopped = (event.turn_id, event.audio_ms)
             decisions = b.speech_stopped(event.turn_id, event.audio_ms)
         elif isinstance(event, TranscriptPartial):
             decisions = b.partial(event.turn_id, event.text, self._echo_share())
@@ -60,8 +60,8 @@ class Floor:
 
     def request(self, turn_id: int) -> None:
         """``turn_id``'s final was taken as a request (someone may go on with it: see reopening)."""
-        if turn_id in self._stopped:
-            self.policy.request_heard(turn_id, self._stopped[turn_id])
+        if self._stopped is not None and self._stopped[0] == turn_id:
+            self.policy.request_heard(turn_id, self._stopped[1])
 
     def continued(self, turn_id: int) -> Turn | None:
         """The earlier request that speech ``turn_id`` goes on with (its reply was dropped), if any."""
