@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
 
-from .config import Config
+from .config import Config, llm_role
 from .conversation.session import Session
 from .errors import ModelError
 from .listen.asr import Recognizer
@@ -145,7 +145,7 @@ class Assistant:
             cfg = self.config.llm
             if cfg.url:
                 return OpenAICompatibleLLM(cfg.url, cfg)
-            path = _user_path(cfg.model_path, "LLM model") if cfg.model_path else self.store.path_for("llm")
+            path = _user_path(cfg.model_path, "LLM model") if cfg.model_path else self.store.path_for(llm_role(cfg.size))
             return LocalLLM(path, cfg)
 
     @cached_property

@@ -2,7 +2,8 @@
 
 Defaults are the embedded models from ``models/manifest.toml``. Every model can be
 replaced by a path: ``ASSISTANT_ASR_MODEL`` (a CTranslate2 Whisper directory),
-``ASSISTANT_LLM_MODEL`` (a GGUF file), ``ASSISTANT_TTS_VOICE`` (a Piper ``.onnx``
+``ASSISTANT_LLM_MODEL`` (a GGUF file; ``ASSISTANT_LLM=0.5b`` picks the smaller
+embedded one), ``ASSISTANT_TTS_VOICE`` (a Piper ``.onnx``
 voice with its ``.onnx.json`` beside it), ``ASSISTANT_LLM_URL`` (an
 OpenAI-compatible endpoint instead of the local GGUF).
 """
@@ -139,12 +140,30 @@ class ASRConfig:
     stopped, but the session goes on). A 15 s utterance decodes in ~1.5 s on 2 AVX2 cores."""
 
 
+#: The embedded LLMs by size, and the manifest role of each.
+LLM_ROLES = {"1.5b": "llm", "0.5b": "llm-fast"}
+
+
+def llm_role(size: str) -> str:
+    """The manifest role of the embedded LLM of this size (a clear error for an unknown one)."""
+    from .errors import ModelError
+
+    try:
+        return LLM_ROLES[size]
+    except KeyError:
+        raise ModelError(f"unknown LLM size {size!r}; choose one of {', '.join(LLM_ROLES)}") from None
+
+
 @dataclass
 class LLMConfig:
     """The language model that writes open-ended replies."""
 
+    size: str = "1.5b"
+    """Which embedded model: "1.5b" (Qwen2.5-Coder-1.5B-Instruct Q4_K_M, the default: 9 of 10
+    short questions right, ~8.5 tokens/s on 2 cores) or "0.5b" (the 0.5B: 3 of 10 right,
+    ~22 tokens/s, first token about half as soon). ``ASSISTANT_LLM`` or ``--llm``."""
     model_path: str | None = None
-    """GGUF file; None uses the embedded Qwen2.5-Coder-0.5B-Instruct Q4_K_M."""
+    """A GGUF file instead of the embedded model (``ASSISTANT_LLM_MODEL``)."""
     url: str | None = None
     """OpenAI-compatible endpoint (e.g. http://host:8000/v1); when set, replaces the local model."""
     n_ctx: int = 2048
@@ -249,6 +268,7 @@ class Config:
         """Defaults, with model paths and the LLM endpoint taken from the environment."""
         cfg = cls()
         cfg.asr.model_path = os.environ.get("ASSISTANT_ASR_MODEL") or None
+        cfg.llm.size = os.environ.get("ASSISTANT_LLM") or cfg.llm.size
         cfg.llm.model_path = os.environ.get("ASSISTANT_LLM_MODEL") or None
         cfg.llm.url = os.environ.get("ASSISTANT_LLM_URL") or None
         cfg.tts.voice_path = os.environ.get("ASSISTANT_TTS_VOICE") or None

@@ -170,6 +170,7 @@ class FakeLLM:
     def __init__(self, faults: Faults, words: int = 8) -> None:
         self.faults, self.words = faults, words
         self.calls = 0
+        self.prefills: list[tuple[int, str | None]] = []
 
     def stream(self, messages: list[Message], cancel: Cancelled, grammar: str | None = None,
                max_tokens: int | None = None) -> Iterator[str]:
@@ -185,6 +186,10 @@ class FakeLLM:
                 return
             yield f" {tag}" if i == 0 else f" word{i}"
         yield "."
+
+    def prefill(self, messages: list[Message], open_user: str | None = None) -> int:
+        self.prefills.append((len(messages), open_user))
+        return 0
 
 
 class FakeSynthesizer:

@@ -6,7 +6,7 @@ import threading
 
 from assistant import Assistant
 from assistant.reply.history import History
-from assistant.reply.responder import SYSTEM_PROMPT
+from assistant.reply.prompt import SYSTEM_PROMPT
 
 
 def test_reply_streams_in_pieces_and_mentions_paris(assistant: Assistant) -> None:
@@ -26,9 +26,14 @@ def test_cancel_stops_generation(assistant: Assistant) -> None:
 
 
 def test_prompt_keeps_fixed_system_prompt_and_bounded_history(assistant: Assistant) -> None:
-    h = History(max_turns=2)
-    for i in range(5):
+    h = History(max_turns=4, drop=2)
+    seen = []
+    for i in range(9):
         h.add(f"question {i}", f"answer {i}")
+        seen.append(len(h.exchanges))
+    # The window moves two exchanges at a time: the prompt's prefix changes every other turn past four.
+    assert seen == [1, 2, 3, 4, 3, 4, 3, 4, 3]
     msgs = assistant.responder.prompt("next", h)
     assert msgs[0].content == SYSTEM_PROMPT
-    assert [m.content for m in msgs[1:]] == ["question 3", "answer 3", "question 4", "answer 4", "next"]
+    assert [m.content for m in msgs[1:]] == [
+        "question 6", "answer 6", "question 7", "answer 7", "question 8", "answer 8", "next"]

@@ -16,7 +16,7 @@ import pytest
 from assistant import Assistant
 from assistant.config import LLMConfig
 from assistant.reply.llm import Message, OpenAICompatibleLLM
-from assistant.reply.responder import intent_grammar
+from assistant.reply.prompt import intent_grammar
 
 
 def free_port() -> int:

@@ -85,3 +85,45 @@ def test_register_with_decorator_and_trigger() -> None:
     assert reg.triggered("Knock knock!") == "general_joke"
     assert reg.run(SkillRequest("tell me a joke", "general_joke")) == "Who's there?"
     assert default_registry().triggered("set a timer for ten minutes") == "alarm_set"
+
+
+@pytest.mark.parametrize(
+    "intent, text",
+    [
+        # The classifier's wrong guesses from the issue: the skill's own parser refuses them.
+        ("datetime_query", "How many days are in a week?"),
+        ("iot_hue_lightchange", "What colour do you get when you mix blue and yellow?"),
+        ("calendar_set", "How do you say hello in Spanish?"),
+        ("datetime_query", "What time is it in Tokyo?"),
+        ("weather_query", "Who painted the Mona Lisa?"),
+        ("alarm_query", "What is the capital of France?"),
+        ("lists_query", "What is the tallest mountain?"),
+    ],
+)
+def test_a_skill_declines_what_its_parser_does_not_accept(intent: str, text: str) -> None:
+    assert ask(intent, text) is None
+
+
+@pytest.mark.parametrize(
+    "intent, text, says",
+    [
+        ("datetime_query", "What day is it today?", "Today is Sunday"),
+        ("datetime_query", "Tell me the time please", "It's nine oh five"),
+        ("iot_hue_lighton", "Turn on the kitchen lights", "I can't turn lights on yet"),
+        ("lists_createoradd", "Add milk to my shopping list", "I can't add to your lists yet"),
+        ("calendar_set", "Put a meeting with Sam in my calendar", "I can't add to your calendar yet"),
+        ("email_sendemail", "Send an email to my boss", "I can't send email yet"),
+    ],
+)
+def test_a_skill_answers_what_its_parser_accepts(intent: str, text: str, says: str) -> None:
+    reply = ask(intent, text)
+    assert reply is not None and reply.startswith(says)
+
+
+def test_accepts_pattern_on_a_registered_skill() -> None:
+    reg = SkillRegistry()
+    reg.register("general_joke", lambda req: "Why did the chicken cross the road?", accepts=r"\bjoke\b")
+    assert reg.run(SkillRequest("tell me a joke", "general_joke")) is not None
+    assert reg.run(SkillRequest("what is a pun", "general_joke")) is None
+    reg.register("general_joke", lambda req: "Knock knock.")  # re-registered without a parser: takes all
+    assert reg.run(SkillRequest("what is a pun", "general_joke")) == "Knock knock."

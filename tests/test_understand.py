@@ -7,7 +7,7 @@ import threading
 from assistant import Assistant
 from assistant.events import Hypothesis as H
 from assistant.reply.history import History
-from assistant.reply.responder import intent_grammar, unsure_message
+from assistant.reply.prompt import intent_grammar, unsure_message
 
 
 def test_classifier_is_confident_on_plain_requests(assistant: Assistant) -> None:
@@ -44,7 +44,7 @@ def test_unsure_turn_lets_the_llm_choose_within_the_candidates(assistant: Assist
     from dataclasses import replace
 
     u = replace(u, llm_decides=True)
-    assert "Heard:" in unsure_message(u)
+    assert "Likely intents:" in unsure_message(u, u.text)
     grammar = intent_grammar([c for c, _ in u.candidates])
     assert '"out_of_scope"' in grammar
     choice = assistant.responder.decide_intent(u, History())

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config import LLM_ROLES
 from ..errors import AssistantError
 from ..models import PROJECT_ROOT
 
@@ -227,9 +228,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return asyncio.run(serve(host=args.host, port=args.port, limits=limits))
 
 
-def _turn_detection_option(p: argparse.ArgumentParser) -> None:
+def _session_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--turn-detection", choices=["semantic_vad", "server_vad"], default=None,
                    help="when a turn is over: smart-turn + transcript (default), or the fixed silence endpoint")
+    p.add_argument("--llm", choices=sorted(LLM_ROLES), default=None,
+                   help="the embedded LLM: 1.5b (default, right more often) or 0.5b (about twice as fast)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -253,13 +256,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_say)
 
     p = sub.add_parser("respond", help="one spoken turn: request wav in, spoken reply wav out")
-    _turn_detection_option(p)
+    _session_options(p)
     p.add_argument("input", help="audio file with the spoken request")
     p.add_argument("output", help="wav file for the spoken reply")
     p.set_defaults(func=cmd_respond)
 
     p = sub.add_parser("talk", help="talk to it: microphone and speaker, or --input/--output wav files")
-    _turn_detection_option(p)
+    _session_options(p)
     p.add_argument("--input", help="wav file to use as the microphone (no audio device needed)")
     p.add_argument("--output", help="wav file for everything the assistant said")
     p.add_argument("--server", help="ws://host:port/ws of a running `assistant serve` (default: in-process)")
@@ -310,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("serve", help="WebSocket server and browser page")
-    _turn_detection_option(p)
+    _session_options(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--max-sessions", type=int, default=8, help="refuse further connections (close code 1013)")
@@ -325,9 +328,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``assistant`` console script."""
     args = build_parser().parse_args(argv)
+    # Read by Config.from_env, here and in any server process a command starts.
     if getattr(args, "turn_detection", None):
-        # Read by Config.from_env, here and in any server process a command starts.
         os.environ["ASSISTANT_TURN_DETECTION"] = args.turn_detection
+    if getattr(args, "llm", None):
+        os.environ["ASSISTANT_LLM"] = args.llm
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -17,6 +19,8 @@ from .turns import Turn
 
 #: Spoken when the reply could not be written at all: the turn still ends in a reply.
 SORRY = "Sorry, something went wrong there."
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,31 @@ class ReplyWriter:
         self.timers = timers
         self._emit = emit
         self._put = put
+        self._warming: asyncio.Future[int] | None = None
+        self._next_warm: tuple[str | None] | None = None
+
+    def warm(self, said_so_far: str | None = None) -> None:
+        """Move the LLM's cached prompt to the next turn's, in the background.
+
+        Called after every reply is written (skill turns too: their exchange enters the
+        history without passing through the LLM) and with the stable words of a partial
+        transcript while the person speaks. One prefill at a time; a newer request waits
+        in place of an older one. A prefill gives way to a generation (:meth:`LocalLLM.prefill`).
+        """
+        if self._warming is not None and not self._warming.done():
+            self._next_warm = (said_so_far,)
+            return
+        history = self.history.before(None)  # a copy of the window as it is now
+        self._warming = asyncio.get_running_loop().run_in_executor(
+            self.executor, self.responder.prefill, history, said_so_far)
+        self._warming.add_done_callback(self._warmed)
+
+    def _warmed(self, done: asyncio.Future[int]) -> None:
+        if not done.cancelled() and (err := done.exception()) is not None:
+            log.warning("prefilling the LLM's cache failed: %s", err)  # only a slower next turn
+        if self._next_warm is not None:
+            (said,), self._next_warm = self._next_warm, None
+            self.warm(said)
 
     async def write(self, turn: Turn, u: Understanding) -> None:
         chunker, reply, offset = Chunker(), "", 0
@@ -82,3 +111,4 @@ class ReplyWriter:
         for chunk in chunker.flush():
             await put(chunk)
         await self._put(turn.id, SpeechChunk("", last=True, reply=reply.strip()))
+        self.warm()  # while the reply plays

@@ -31,7 +31,7 @@ import numpy as np
 from ..audio import pcm16_to_float
 from ..config import INPUT_SAMPLE_RATE, Config
 from ..errors import AudioInputError
-from ..events import ErrorEvent, Event, ReplyDone, SessionCreated, TranscriptFinal, Understood
+from ..events import ErrorEvent, Event, ReplyDone, SessionCreated, TranscriptFinal, TranscriptPartial, Understood
 from ..reply.history import History
 from ..skills import Timer, Timers
 from ..understand.understander import Understanding
@@ -250,6 +250,8 @@ class Session:
                 self.history.remove(before.exchange)
                 event, not_a_request = continue_request(before.request, event), False
             self.out.emit(event)
+            if isinstance(event, TranscriptPartial) and len(event.stable.split()) >= 2:
+                self.writer.warm(event.stable)  # the LLM reads what was said so far
             if not isinstance(event, TranscriptFinal) or (turn := self.turns.get(event.turn_id)) is None:
                 continue
             if not_a_request or not event.nbest:

@@ -3,7 +3,10 @@
 The local backend runs a GGUF with llama-cpp-python. llama-cpp-python keeps the
 KV cache of the previous prompt and reuses its longest matching prefix, so a
 fixed system prompt is prefilled once and later turns only pay for their own
-tokens.
+tokens. :meth:`LocalLLM.prefill` moves that cache ahead of the conversation: the
+history after a turn, and the words a person has said so far, are evaluated in the
+background, so a turn's prompt is mostly cached when it comes (on an AVX2 CPU every
+uncached prompt token of the 1.5B costs ~10 ms).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from ..config import LLMConfig
+from ..errors import ModelError
 from ..threads import Cancelled
 
 
@@ -39,6 +43,19 @@ class LLMBackend(Protocol):
         """
         ...
 
+    def prefill(self, messages: list[Message], open_user: str | None = None) -> int:
+        """Evaluate the prompt these messages begin, ahead of the turn that will use it.
+
+        The prefix ends where the next user message's text begins, or, with
+        ``open_user``, after those first words of it (what the person has said so far).
+        Returns the tokens evaluated (0 where the backend has nothing to warm or was busy).
+        """
+        ...
+
+
+#: Marks where the next message's text goes when a prompt prefix is cut from the chat template.
+_CUT = "\x00"
+
 
 class LocalLLM:
     """llama-cpp-python on a local GGUF file; one generation at a time."""
@@ -57,13 +74,24 @@ class LocalLLM:
         )
         # llama.cpp contexts are not thread-safe; sessions take turns.
         self._lock = threading.Lock()
+        # Generations waiting for the lock: a background prefill gives way to them.
+        self._waiting = 0
+        self._count = threading.Lock()
+        self._format = _chat_formatter(self._llama)
 
     def stream(
         self, messages: list[Message], cancel: Cancelled, grammar: str | None = None, max_tokens: int | None = None
     ) -> Iterator[str]:
         from llama_cpp import LlamaGrammar
 
-        with self._lock:
+        with self._count:
+            self._waiting += 1
+        try:
+            self._lock.acquire()
+        finally:
+            with self._count:
+                self._waiting -= 1
+        try:
             chunks: Any = self._llama.create_chat_completion(
                 messages=cast(Any, [{"role": m.role, "content": m.content} for m in messages]),
                 max_tokens=max_tokens or self.config.max_tokens,
@@ -77,6 +105,51 @@ class LocalLLM:
                 delta = chunk["choices"][0].get("delta", {}).get("content")
                 if delta:
                     yield delta
+        finally:
+            self._lock.release()
+
+    # Evaluated in slices this long, so that a generation waiting for the lock waits
+    # at most one slice (~16 tokens, ~0.15 s on an AVX2 CPU).
+    PREFILL_SLICE = 16
+
+    def prefill(self, messages: list[Message], open_user: str | None = None) -> int:
+        chat = [{"role": m.role, "content": m.content} for m in messages]
+        chat.append({"role": "user", "content": (open_user or "") + _CUT})
+        text = self._format(messages=chat).prompt
+        text = text[: text.index(_CUT)]
+        if not self._lock.acquire(blocking=False):
+            return 0  # a generation runs: it moves the cache itself
+        try:
+            llama = self._llama
+            tokens = llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+            keep = llama.longest_token_prefix(llama._input_ids.tolist(), tokens)
+            if keep == len(tokens) or len(tokens) + self.config.max_tokens >= self.config.n_ctx:
+                return 0
+            llama.n_tokens = keep  # eval() drops the KV cache from here on
+            done = 0
+            for at in range(keep, len(tokens), self.PREFILL_SLICE):
+                if self._waiting:
+                    break
+                piece = tokens[at: at + self.PREFILL_SLICE]
+                llama.eval(piece)
+                done += len(piece)
+            return done
+        finally:
+            self._lock.release()
+
+
+def _chat_formatter(llama: Any) -> Any:
+    """The GGUF's own chat template, as llama-cpp-python renders it for a chat completion."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    def token_text(token: int) -> str:
+        return llama.detokenize([token], special=True).decode("utf-8", "replace") if token != -1 else ""
+
+    template = llama.metadata.get("tokenizer.chat_template")
+    if not template:
+        raise ModelError("the GGUF has no chat template (tokenizer.chat_template); use an instruct model")
+    return Jinja2ChatFormatter(template=template, eos_token=token_text(llama.token_eos()),
+                               bos_token=token_text(llama.token_bos()))
 
 
 class OpenAICompatibleLLM:
@@ -130,3 +203,8 @@ class OpenAICompatibleLLM:
                 delta = json.loads(data)["choices"][0].get("delta", {}).get("content")
                 if delta:
                     yield delta
+
+    def prefill(self, messages: list[Message], open_user: str | None = None) -> int:
+        # A served model keeps its own prompt cache per slot; which slot the next
+        # request lands on is the server's choice, so there is nothing to warm here.
+        return 0

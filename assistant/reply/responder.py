@@ -1,9 +1,11 @@
 """Writing the reply: a skill's answer, or a streamed LLM answer from a fixed system prompt.
 
-When the classifier was unsure, the LLM decides the intent in the same
-generation: a GBNF grammar makes it write ``intent: <label>`` (one of the
-classifier's candidates or ``out_of_scope``) on the first line and the spoken
-reply after it, so one prefill serves both.
+Every LLM turn reads the request as heard: the n-best alternatives where they
+differ in words (:func:`.prompt.heard`). When the classifier was unsure, the LLM
+decides the intent in the same generation: a GBNF grammar makes it write
+``intent: <label>`` (one of the classifier's candidates or ``out_of_scope``) on the
+first line and the spoken reply after it, so one prefill serves both. A reply to a
+request for an action is checked before it is spoken (:mod:`.honesty`).
 """
 
 from __future__ import annotations
@@ -14,18 +16,12 @@ from contextlib import closing
 from dataclasses import dataclass
 
 from ..threads import NEVER, AnyOf, Cancelled, ReadOnly
-from ..understand.intents import LABELS, OUT_OF_SCOPE
+from ..understand.intents import LABELS
 from ..understand.understander import Understanding
 from .history import History
+from .honesty import asks_for_action, checked
 from .llm import LLMBackend, Message
-
-# Fixed across turns and sessions so the backend's prompt cache is reused.
-SYSTEM_PROMPT = (
-    "You are a friendly voice assistant. The user speaks to you and hears your reply "
-    "read aloud. Answer in one or two short, plain spoken sentences. No lists, no "
-    "markdown, no code, no emojis. You cannot see a clock, browse the internet or "
-    "control devices, so never pretend to; say so briefly. If you do not know, say so."
-)
+from .prompt import SYSTEM_PROMPT, heard, intent_grammar, unsure_message
 
 
 @dataclass(frozen=True)
@@ -35,29 +31,13 @@ class IntentChoice:
     intent: str
 
 
-def unsure_message(u: Understanding, max_hypotheses: int = 3) -> str:
-    """Compact per-turn prompt: the n-best texts and the candidate intents (few tokens to prefill)."""
-    hyps = [h for h in u.nbest if h.posterior >= 0.05][:max_hypotheses] or list(u.nbest[:1])
-    heard = " | ".join(f'"{h.text}" {h.posterior:.2f}' for h in hyps)
-    cands = ", ".join(f"{name} {p:.2f}" for name, p in u.candidates[:4])
-    return (
-        f"(The speech recogniser is unsure.) Heard: {heard}\nLikely intents: {cands}\n"
-        "Say which intent the user meant (or out_of_scope), then reply."
-    )
-
-
-def intent_grammar(candidates: list[str]) -> str:
-    """GBNF: ``intent: <one of candidates or out_of_scope>`` then ``reply: <one line>``."""
-    labels = [c for c in candidates if c in LABELS] + [OUT_OF_SCOPE]
-    alts = " | ".join(f'"{c}"' for c in dict.fromkeys(labels))
-    return f'root ::= "intent: " label "\\nreply: " [^\\n]+\nlabel ::= {alts}\n'
-
-
 class Responder:
     """Turns an understanding into a streamed reply (text pieces, maybe an :class:`IntentChoice` first)."""
 
-    def __init__(self, llm: LLMBackend) -> None:
+    def __init__(self, llm: LLMBackend, nbest: bool = True) -> None:
         self.llm = llm
+        self.nbest = nbest
+        """Show the LLM the n-best alternatives (False: the best text only, for comparison)."""
 
     def warm_up(self) -> None:
         """Prefill the fixed system prompt now, so the first turn reuses its cache (~1.5 s saved)."""
@@ -67,6 +47,17 @@ class Responder:
     def prompt(self, user_text: str, history: History) -> list[Message]:
         """The messages sent to the LLM for this turn."""
         return [Message("system", SYSTEM_PROMPT), *history.messages, Message("user", user_text)]
+
+    def request_text(self, u: Understanding) -> str:
+        """The user message for an LLM turn: the request as heard, or only its best text."""
+        return (heard(u.nbest) if self.nbest else "") or u.text
+
+    def prefill(self, history: History, said_so_far: str | None = None) -> int:
+        """Warm the LLM's cache for the next turn: the history, and what the person has said so far.
+
+        Returns the tokens evaluated (0 when the cache already held them, or the LLM was busy).
+        """
+        return self.llm.prefill(self.prompt("", history)[:-1], said_so_far)
 
     def stream(
         self,
@@ -82,16 +73,16 @@ class Responder:
         responder's own signal (``cancel`` is the caller's, and only read here).
         """
         if isinstance(request, str):
-            yield from self.llm.stream(self.prompt(request, history), cancel)
+            yield from self._answer(request, request, history, cancel)
             return
         if request.skill_reply is not None:
             yield request.skill_reply
             return
         if not request.llm_decides:
-            yield from self.llm.stream(self.prompt(request.text, history), cancel)
+            yield from self._answer(request.text, self.request_text(request), history, cancel)
             return
         skill_answered = threading.Event()
-        with closing(self._decide_and_reply(request, history, AnyOf(cancel, ReadOnly(skill_answered)))) as pieces:
+        with closing(self._decided_reply(request, history, AnyOf(cancel, ReadOnly(skill_answered)))) as pieces:
             for item in pieces:
                 yield item
                 if isinstance(item, IntentChoice) and run_skill is not None:
@@ -100,6 +91,10 @@ class Responder:
                         skill_answered.set()
                         yield reply
                         return
+
+    def _answer(self, said: str, user_text: str, history: History, cancel: Cancelled) -> Iterator[str]:
+        pieces = self.llm.stream(self.prompt(user_text, history), cancel)
+        yield from checked(pieces) if asks_for_action(said) else pieces
 
     def decide_intent(self, request: Understanding, history: History | None = None) -> str:
         """Only the LLM's intent choice (benchmarks; stops right after the label)."""
@@ -113,7 +108,7 @@ class Responder:
         self, request: Understanding, history: History, cancel: Cancelled, max_tokens: int | None = None
     ) -> Generator[str | IntentChoice, None, None]:
         grammar = intent_grammar([c for c, _ in request.candidates])
-        messages = self.prompt(unsure_message(request), history)
+        messages = self.prompt(unsure_message(request, self.request_text(request)), history)
         head, decided = "", False
         for piece in self.llm.stream(messages, cancel, grammar=grammar, max_tokens=max_tokens):
             if decided:
@@ -132,3 +127,16 @@ class Responder:
         if not decided and head:  # no structure at all: speak what came
             yield IntentChoice(request.intent)
             yield head
+
+    def _decided_reply(self, request: Understanding, history: History,
+                       cancel: Cancelled) -> Generator[str | IntentChoice, None, None]:
+        """The intent decision and reply, the reply checked when the request asks for an action."""
+        with closing(self._decide_and_reply(request, history, cancel)) as pieces:
+            if not asks_for_action(request.text):
+                yield from pieces
+                return
+            for item in pieces:
+                yield item
+                if isinstance(item, IntentChoice):
+                    break
+            yield from checked(p for p in pieces if isinstance(p, str))

@@ -34,9 +34,21 @@ from .spoken import say_duration, say_number, say_time, words_to_numbers
 # -- date and time ---------------------------------------------------------------------
 
 
-def datetime_skill(req: SkillRequest) -> str:
+# A question about the local time or date: "what time is it", "what's the date", "what day is
+# it today"; not "how many days are in a week" (the classifier calls that datetime_query).
+DATETIME_QUESTION = (
+    r"\bwhat(?:'s| is)?\s+(?:the\s+)?(?:current\s+|today'?s\s+)?(?:time|date|day|year|month)\b"
+    r"|\btime (?:is it|it is)\b|\b(?:tell me|know|say) the (?:time|date)\b|\btoday'?s date\b|\bdate today\b"
+    r"|\bwhich day\b|\bday (?:is it|is today|of the week is)\b|\b(?:is it|is today)\s+(?:\w+day|the weekend)\b"
+    r"|^\W*(?:the\s+)?(?:time|date)\W*(?:please)?\W*$"
+)
+
+
+def datetime_skill(req: SkillRequest) -> str | None:
     text = req.text.lower()
     now = req.now
+    if re.search(r"\btime\b.*\bin\s+(?!the (?:morning|afternoon|evening))[a-z]", text):
+        return None  # another place's time: this clock only knows its own
     if re.search(r"\b(date|day|today|year|month)\b", text) and "time" not in text:
         return f"Today is {now:%A}, {now:%B} {num2words(now.day, to='ordinal')}, {num2words(now.year, to='year')}."
     return f"It's {say_time(now)}."
@@ -266,34 +278,65 @@ def no_device_skill(what: str) -> SkillFn:
     return reply
 
 
-_NO_DEVICE = {
-    "iot_hue_lighton": "turn lights on", "iot_hue_lightoff": "turn lights off", "iot_hue_lightdim": "dim the lights",
-    "iot_hue_lightup": "brighten the lights", "iot_hue_lightchange": "change the lights",
-    "iot_wemo_on": "switch devices on", "iot_wemo_off": "switch devices off", "iot_cleaning": "start the vacuum",
-    "iot_coffee": "make coffee", "email_sendemail": "send email", "email_query": "read your email",
-    "email_addcontact": "change your contacts", "email_querycontact": "look up your contacts",
-    "social_post": "post to social media", "takeaway_order": "order food", "transport_taxi": "book a taxi",
-    "transport_ticket": "book tickets", "calendar_set": "add to your calendar", "calendar_query": "read your calendar",
-    "calendar_remove": "change your calendar", "play_music": "play music", "play_radio": "play the radio",
-    "play_podcasts": "play podcasts", "play_audiobook": "play audiobooks",
+# What each skill must find in a request to answer it (its parser); the intent alone is the
+# classifier's guess at the topic. Without these, "What colour do you get when you mix blue
+# and yellow?" got "I can't change the lights yet" and "How do you say hello in Spanish?"
+# "I can't add to your calendar yet" (measured).
+_LIGHTS = r"\b(lights?|lamps?|bulbs?|brightness|lighting)\b"
+_DEVICES = r"\b(plugs?|sockets?|switch|tv|television|fan|heater|heating|air ?con\w*|devices?|machine|appliances?|kettle|oven)\b"
+_CALENDAR = r"\b(calendar|meetings?|appointments?|events?|remind\w*|schedule|diary|agenda)\b"
+_LISTS = r"\b(lists?|shopping|to-?do|groceries)\b"
+_EMAIL = r"\b(e-?mails?|mail|inbox|messages?)\b"
+_CONTACTS = r"\b(contacts?|phone number|number|address|e-?mail)\b"
+_NO_DEVICE: dict[str, tuple[str, str]] = {
+    "iot_hue_lighton": ("turn lights on", _LIGHTS), "iot_hue_lightoff": ("turn lights off", _LIGHTS),
+    "iot_hue_lightdim": ("dim the lights", _LIGHTS), "iot_hue_lightup": ("brighten the lights", _LIGHTS),
+    "iot_hue_lightchange": ("change the lights", _LIGHTS),
+    "iot_wemo_on": ("switch devices on", _DEVICES), "iot_wemo_off": ("switch devices off", _DEVICES),
+    "iot_cleaning": ("start the vacuum", r"\b(vacuum|hoover|clean\w*|robot|mop)\b"),
+    "iot_coffee": ("make coffee", r"\b(coffee|espresso|latte|cappuccino|brew)\b"),
+    "email_sendemail": ("send email", r"\b(e-?mail|mail|send|message|reply)\b"),
+    "email_query": ("read your email", _EMAIL),
+    "email_addcontact": ("change your contacts", _CONTACTS), "email_querycontact": ("look up your contacts", _CONTACTS),
+    "social_post": ("post to social media", r"\b(post|tweet|facebook|twitter|instagram|status|share)\b"),
+    "takeaway_order": ("order food", r"\b(order|deliver\w*|takeaway|take-away|takeout|pizza|food)\b"),
+    "transport_taxi": ("book a taxi", r"\b(taxi|cab|uber|lyft|ride)\b"),
+    "transport_ticket": ("book tickets", r"\b(tickets?|book|reserve|seats?)\b"),
+    "calendar_set": ("add to your calendar", _CALENDAR), "calendar_query": ("read your calendar", _CALENDAR),
+    "calendar_remove": ("change your calendar", _CALENDAR),
+    "lists_createoradd": ("add to your lists", _LISTS), "lists_query": ("read your lists", _LISTS),
+    "lists_remove": ("change your lists", _LISTS),
+    "play_music": ("play music", r"\b(play|music|songs?|album|playlist|track|tune)\b"),
+    "play_radio": ("play the radio", r"\b(radio|station|fm)\b"),
+    "play_podcasts": ("play podcasts", r"\bpodcasts?\b"),
+    "play_audiobook": ("play audiobooks", r"\b(audio ?books?|book)\b"),
 }
+_OFFLINE: dict[str, tuple[str, str]] = {
+    "weather_query": ("the weather", r"\b(weather|rain\w*|snow\w*|sunny|temperature|forecast|wind\w*|umbrella|cold|hot"
+                                     r"|warm|humid\w*|storm\w*|degrees|outside)\b"),
+    "news_query": ("the news", r"\b(news|headlines?)\b"),
+    "qa_stock": ("stock prices", r"\b(stocks?|shares?|market|nasdaq|dow|price of)\b"),
+    "transport_traffic": ("the traffic", r"\b(traffic|roads?|commute|jams?|congest\w*)\b"),
+    "transport_query": ("timetables", r"\b(trains?|bus(es)?|flights?|timetables?|schedules?|tram|subway|metro"
+                                      r"|departures?|arrivals?)\b"),
+    "recommendation_events": ("what's on nearby", r"\b(events?|concerts?|happening|going on|shows?|festivals?"
+                                                  r"|things to do)\b"),
+    "social_query": ("social media", r"\b(facebook|twitter|instagram|tiktok|social|posts?|feed|linkedin)\b"),
+}
+_TIMERS = r"\b(alarms?|timers?|reminders?|wake)\b"
 
 
 def default_registry() -> SkillRegistry:
     """The built-in skills."""
     reg = SkillRegistry()
-    reg.register("datetime_query", datetime_skill)
-    reg.register("alarm_remove", alarm_remove_skill, r"\b(cancel|stop|remove|delete|clear)\b.*\btimers?\b")
-    reg.register("alarm_query", alarm_query_skill, r"\b(what|which|list|any|how much time)\b.*\btimers?\b")
-    reg.register("alarm_set", alarm_set_skill, r"\btimer\b")
-    reg.register("qa_maths", maths_skill)
-    reg.register("qa_currency", currency_skill)
-    for intent, what in [
-        ("weather_query", "the weather"), ("news_query", "the news"), ("qa_stock", "stock prices"),
-        ("transport_traffic", "the traffic"), ("transport_query", "timetables"),
-        ("recommendation_events", "what's on nearby"), ("social_query", "social media"),
-    ]:
-        reg.register(intent, offline_skill(what))
-    for intent, what in _NO_DEVICE.items():
-        reg.register(intent, no_device_skill(what))
+    reg.register("datetime_query", datetime_skill, accepts=DATETIME_QUESTION)
+    reg.register("alarm_remove", alarm_remove_skill, r"\b(cancel|stop|remove|delete|clear)\b.*\btimers?\b", _TIMERS)
+    reg.register("alarm_query", alarm_query_skill, r"\b(what|which|list|any|how much time)\b.*\btimers?\b", _TIMERS)
+    reg.register("alarm_set", alarm_set_skill, r"\btimer\b")  # declines without a time it understands
+    reg.register("qa_maths", maths_skill)  # declines what is not arithmetic or a unit conversion
+    reg.register("qa_currency", currency_skill)  # declines without two currencies
+    for intent, (what, accepts) in _OFFLINE.items():
+        reg.register(intent, offline_skill(what), accepts=accepts)
+    for intent, (what, accepts) in _NO_DEVICE.items():
+        reg.register(intent, no_device_skill(what), accepts=accepts)
     return reg

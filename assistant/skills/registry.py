@@ -1,4 +1,11 @@
-"""The skill registry: intent -> a function from a request to a reply (or None: it declines)."""
+"""The skill registry: intent -> a function from a request to a reply (or None: it declines).
+
+A skill answers only what it can do. The classifier's intent is a guess about
+the request's topic ("What colour do you get when you mix blue and yellow?" looks
+like a lights request to it), so every skill also has a parser of its own, here an
+``accepts`` pattern the request must match, or a function that returns None for a
+request it cannot handle; then the LLM answers instead.
+"""
 
 from __future__ import annotations
 
@@ -29,23 +36,29 @@ class SkillRegistry:
 
     def __init__(self) -> None:
         self._skills: dict[str, SkillFn] = {}
+        self._accepts: dict[str, re.Pattern[str]] = {}
         self._triggers: list[tuple[re.Pattern[str], str]] = []
 
-    def register(self, intent: str, fn: SkillFn, trigger: str | None = None) -> None:
+    def register(self, intent: str, fn: SkillFn, trigger: str | None = None, accepts: str | None = None) -> None:
         """Answer ``intent`` with ``fn`` (replacing any earlier skill for it).
 
         ``trigger`` (a regex) claims requests for this skill whatever the classifier
         says, for requests the training data has no intent for (MASSIVE has no timers).
+        ``accepts`` (a regex) is what a request must contain for the skill to answer it.
         """
         self._skills[intent] = fn
+        self._accepts.pop(intent, None)
+        if accepts:
+            self._accepts[intent] = re.compile(accepts, re.I)
         if trigger:
             self._triggers.append((re.compile(trigger, re.I), intent))
 
-    def skill(self, intent: str, trigger: str | None = None) -> Callable[[SkillFn], SkillFn]:
+    def skill(self, intent: str, trigger: str | None = None,
+              accepts: str | None = None) -> Callable[[SkillFn], SkillFn]:
         """Decorator form of :meth:`register`."""
 
         def wrap(fn: SkillFn) -> SkillFn:
-            self.register(intent, fn, trigger)
+            self.register(intent, fn, trigger, accepts)
             return fn
 
         return wrap
@@ -58,6 +71,9 @@ class SkillRegistry:
         return intent in self._skills
 
     def run(self, req: SkillRequest) -> str | None:
-        """The skill's reply, or None when there is no skill or it declines."""
+        """The skill's reply, or None when there is no skill, or it cannot do this request."""
         fn = self._skills.get(req.intent)
-        return fn(req) if fn else None
+        accepts = self._accepts.get(req.intent)
+        if fn is None or (accepts is not None and not accepts.search(req.text)):
+            return None
+        return fn(req)

@@ -1,0 +1,88 @@
+"""Never claim an action the assistant cannot perform.
+
+The assistant controls no devices and reaches no accounts. The system prompt says
+so, but a small LLM still answers "Turn on the kitchen lights" with "Sure, I'll turn
+on the kitchen lights" (the 1.5B did, measured). So a reply to a request for an
+action is held back one sentence at a time and checked before it is spoken; a
+sentence that claims the action was or will be done replaces the whole reply with
+an honest one. Other replies stream unchecked: holding a sentence costs its decode
+time (~0.4 s), which only action requests pay.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+#: What is said instead of a claimed action.
+CANNOT_ACT = "I can't do that: I'm not connected to any devices or accounts."
+
+# Requests for something to be done in the world (devices, messages, calls,
+# purchases, lists, calendars, media): an imperative, "can you ...", "I want you
+# to ...", or "turn/switch ... on/off" anywhere. "How do I make pancakes?" is a
+# question, not a request to act. A false match only holds the reply a sentence at a time.
+_VERBS = (r"turn|switch|put|flip|dim|brighten|lock|unlock|vacuum|hoover|call|phone|ring|dial|text|message|email"
+          r"|e-mail|send|post|tweet|order|buy|purchase|book|reserve|schedule|remind|add|remove|delete|cancel|play"
+          r"|pause|resume|skip|open|close|start|stop|make|brew|set|change|increase|decrease|raise|lower|mute"
+          r"|unmute|wake|create|write|reply|get")
+_ACTION_REQUEST = re.compile(
+    r"^\W*(?:(?:please|hey|okay|ok|so|now|and|then|assistant)\W+)*"
+    r"(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?|(?:i\s+want|i'd\s+like|i\s+need)\s+(?:you\s+)?to\s+)?"
+    rf"(?:{_VERBS})\b"
+    r"|\b(?:turn|switch)\b.*\b(?:on|off)\b",
+    re.I,
+)
+
+# A sentence saying it was done, is being done, or will be: "I've turned ...",
+# "I'll send ...", "Calling mom now", "The lights are now on".
+_CLAIM = re.compile(
+    r"\b(i've|i have|i'll|i will|i'm|i am|i just|i|let me|okay|ok|sure|done|alright|all right)\b[ ,]*"
+    r"(?:\w+\s+){0,3}?"
+    r"(turn\w*|switch\w*|set|setting|sen[dt]\w*|add\w*|call\w*|phon\w*|text\w*|messag\w*|email\w*|order\w*"
+    r"|book\w*|bought|buy\w*|purchas\w*|schedul\w*|remind\w*|play\w*|dim\w*|brighten\w*|post\w*|creat\w*"
+    r"|remov\w*|delet\w*|cancel\w*|lock\w*|unlock\w*|open\w*|clos\w*|start\w*|stopp?\w*|mak\w*|made|brew\w*"
+    r"|put\w*|plac\w*|dial\w*|reserv\w*|increas\w*|decreas\w*|rais\w*|lower\w*|mut\w*|chang\w*)\b"
+    r"|\b(is|are|has been|have been|was|were)\s+(now\s+)?(on|off|turned|switched|set|sent|added|called|ordered"
+    r"|booked|bought|scheduled|dimmed|posted|placed|locked|unlocked|created|removed|deleted|cancelled|canceled"
+    r"|playing|started|made|brewing|muted)\b"
+    r"|^\s*(calling|texting|messaging|sending|ordering|booking|playing|turning|switching|dimming|adding|done)\b",
+    re.I,
+)
+_NEGATION = re.compile(r"\b(not|no|never|cannot|unable|can't|won't|don't|isn't|aren't|sorry|unfortunately)\b|n't\b",
+                       re.I)
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+
+
+def asks_for_action(request: str) -> bool:
+    """Whether the request asks for something to be done (its reply is then checked)."""
+    return bool(_ACTION_REQUEST.search(request))
+
+
+def claims_action(sentence: str) -> bool:
+    """Whether a sentence claims an action was, is being or will be done."""
+    if sentence.rstrip().endswith("?"):  # "What time should I set it for?" asks, it does not claim
+        return False
+    return bool(_CLAIM.search(sentence)) and not _NEGATION.search(sentence)
+
+
+def checked(pieces: Iterator[str]) -> Iterator[str]:
+    """Pass the reply on a sentence at a time; a claimed action ends it with :data:`CANNOT_ACT` instead.
+
+    Closing the returned generator closes ``pieces`` (the LLM stops).
+    """
+    held = ""
+    try:
+        for piece in pieces:
+            held += piece
+            while (m := _SENTENCE_END.search(held)) is not None:
+                sentence, held = held[: m.end()], held[m.end():]
+                if claims_action(sentence):
+                    yield CANNOT_ACT
+                    return
+                yield sentence
+        if held.strip():
+            yield CANNOT_ACT if claims_action(held) else held
+    finally:
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()

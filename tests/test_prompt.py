@@ -1,0 +1,86 @@
+"""What the LLM reads: the request as heard (compact n-best), and replies that never claim an action."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.events import Hypothesis
+from assistant.reply.honesty import CANNOT_ACT, asks_for_action, checked, claims_action
+from assistant.reply.prompt import heard
+
+
+def H(text: str, p: float) -> Hypothesis:
+    return Hypothesis(text, 0.0, p)
+
+
+@pytest.mark.parametrize(
+    "nbest, prompt",
+    [
+        ([H("hello there", 1.0)], "hello there"),
+        # Same words, other punctuation or case: the plain best text (the history's string).
+        ([H("Who wrote Hamlet?", 0.7), H("who wrote hamlet", 0.3)], "Who wrote Hamlet?"),
+        # Shared words once; the agreeing hypothesis adds to the best's posterior; 0.02 is dropped.
+        ([H("What is the capital of France?", 0.6), H("What is the capital of friends?", 0.3),
+          H("what is the capital of France", 0.08), H("Watt is the capital of France?", 0.02)],
+         "What is the capital of [France 0.68 | friends 0.30]"),
+        # Two places that differ, each with its own options.
+        ([H("Set a timer for ten minutes.", 0.5), H("Set a timer for two minutes.", 0.3),
+          H("Set the timer for ten minutes.", 0.2)], "Set [a 0.80 | the 0.20] timer for [ten 0.70 | two 0.30] minutes."),
+        # An insertion is an option against nothing.
+        ([H("Who wrote Hamlet?", 0.7), H("Who wrote the Hamlet?", 0.2), H("Who rote Hamlet", 0.1)],
+         "Who [wrote 0.90 | rote 0.10] [- 0.80 | the 0.20] Hamlet?"),
+    ],
+)
+def test_heard_writes_the_nbest_compactly(nbest: list[Hypothesis], prompt: str) -> None:
+    assert heard(nbest) == prompt
+
+
+def test_heard_orders_by_posterior_and_caps_the_alternatives() -> None:
+    nbest = [H(f"play track {n}", p) for n, p in [("one", 0.1), ("two", 0.4), ("three", 0.2), ("four", 0.15),
+                                                  ("five", 0.15)]]
+    out = heard(nbest)
+    assert out.startswith("play track [two 0.40 |") and out.count("|") == 3  # the best and three alternatives
+
+
+@pytest.mark.parametrize("request_text", ["Turn on the kitchen lights.", "Can you call my mom?", "Please order a pizza",
+                                          "Add milk to my shopping list", "Could you switch the fan off"])
+def test_action_requests_are_recognised(request_text: str) -> None:
+    assert asks_for_action(request_text)
+
+
+@pytest.mark.parametrize("request_text", ["How do I make pancakes?", "What is the capital of France?",
+                                          "Who invented the telephone?", "How many days are in a week?"])
+def test_questions_are_not_action_requests(request_text: str) -> None:
+    assert not asks_for_action(request_text)
+
+
+@pytest.mark.parametrize("sentence", ["Sure, I'll turn on the kitchen lights.", "The kitchen lights are now on.",
+                                      "Calling your mom now.", "I have added milk to your shopping list.",
+                                      "Okay, ordering a pizza for you.", "I've sent the message to John."])
+def test_claims_are_caught(sentence: str) -> None:
+    assert claims_action(sentence)
+
+
+@pytest.mark.parametrize("sentence", ["I can't control lights.", "What time should I set it for?",
+                                      "I'm sorry, I can't do that.", "I am unable to send messages.",
+                                      "The capital of France is Paris."])
+def test_honest_sentences_are_not_claims(sentence: str) -> None:
+    assert not claims_action(sentence)
+
+
+def test_a_claim_replaces_the_reply_and_stops_the_llm() -> None:
+    closed = []
+
+    def llm() -> object:
+        try:
+            yield from ["Sure", ",", " I'll", " turn", " on", " the", " lights", ".", " Anything", " else", "?"]
+        finally:
+            closed.append(True)
+
+    assert list(checked(llm())) == [CANNOT_ACT]  # type: ignore[arg-type]
+    assert closed == [True]
+
+
+def test_an_honest_reply_passes_a_sentence_at_a_time() -> None:
+    pieces = ["I", " can't", " control", " lights", ".", " Try", " the", " switch", "!", " Sorry"]
+    assert list(checked(iter(pieces))) == ["I can't control lights.", " Try the switch!", " Sorry"]
