@@ -39,6 +39,7 @@ from .skills import SkillRegistry, default_registry
 from .speak.synthesizer import ENGINES, Synthesizer
 from .understand.classifier import IntentClassifier
 from .understand.encoder import SentenceEncoder
+from .understand.rescoring import LMRescorer
 from .understand.slots import SlotTagger
 from .understand.understander import Understander
 
@@ -89,12 +90,15 @@ class Assistant:
         return self
 
     #: Loaded models that do not depend on the skills or the understanding thresholds.
-    _SHAREABLE = ("silero_path", "recognizer", "turn_model", "synthesizer", "responder", "classifier", "encoder")
+    _SHAREABLE = ("silero_path", "recognizer", "turn_model", "synthesizer", "responder", "classifier", "encoder",
+                  "rescorer")
 
     def sharing_models(self, config: Config | None = None, skills: SkillRegistry | None = None) -> Assistant:
         """A new assistant with other settings or skills on this one's already loaded models."""
         other = Assistant(config or self.config, self.store, skills)
         for name in self._SHAREABLE:
+            if name == "rescorer" and not other.config.understand.lm_rescoring:
+                continue
             if name in self.__dict__:
                 other.__dict__[name] = self.__dict__[name]
         return other
@@ -159,9 +163,19 @@ class Assistant:
             return IntentClassifier(self.encoder)
 
     @cached_property
-    def understander(self) -> Understander:
+    def rescorer(self) -> LMRescorer | None:
+        """The n-best re-ranker (the 0.5B LLM in a context of its own), or None when turned off."""
+        if not self.config.understand.lm_rescoring:
+            return None
         with self._load_lock:
-            return Understander(self.classifier, self.skills, self.config.understand, SlotTagger(self.encoder))
+            return LMRescorer(self.store.path_for("llm-fast"))
+
+    @cached_property
+    def understander(self) -> Understander:
+        rescorer = self.rescorer
+        with self._load_lock:
+            return Understander(self.classifier, self.skills, self.config.understand, SlotTagger(self.encoder),
+                                rescorer)
 
     @cached_property
     def responder(self) -> Responder:

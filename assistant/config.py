@@ -192,6 +192,8 @@ class UnderstandConfig:
     """Below this the LLM decides the intent (among the candidates or out_of_scope)."""
     oos_coverage: float = 0.4
     """Fewer known words than this share: out of scope (1 in 200 dev requests falls below)."""
+    lm_rescoring: bool = True
+    """Re-rank the n-best with the small LLM before understanding it (see understand/rescoring.py)."""
 
 
 @dataclass

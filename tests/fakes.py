@@ -159,6 +159,9 @@ class FakeUnderstander:
             return Understanding(text, nbest, "general_quirky", 0.2, base.candidates, llm_decides=True)
         return base
 
+    def rescored(self, nbest: tuple[Hypothesis, ...]) -> tuple[Hypothesis, ...]:
+        return nbest
+
     def run_skill(self, intent: str, u: Understanding, timers: Timers | None = None) -> str | None:
         tag = tag_of(u.text)
         return f"The skill for {intent} answers {tag}." if intent == "alarm_set" else None

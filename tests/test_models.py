@@ -28,15 +28,18 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 
 def test_manifest_lists_every_default_model_with_pins_and_checksums() -> None:
     specs = {s.role: s for s in load_manifest()}
-    assert {"asr", "vad", "vad-gate", "tts", "llm", "sentence-encoder"} <= set(specs)
+    assert {"asr", "vad", "vad-gate", "tts", "llm", "llm-fast", "turn", "sentence-encoder"} <= set(specs)
     for spec in specs.values():
         assert spec.licence
         assert all(p.version for p in spec.packages)
         for f in spec.files:
             assert len(f.sha256) == 64
-    llm = specs["llm"]
-    assert llm.assemble == "concat" and len(llm.files) == 6
-    assert llm.sha256 == "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
+    llm = specs["llm"]  # the default: Qwen2.5-Coder-1.5B in 22 parts
+    assert llm.assemble == "concat" and len(llm.files) == 22
+    assert llm.sha256 == "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+    fast = specs["llm-fast"]  # the 0.5B, the faster choice
+    assert fast.assemble == "concat" and len(fast.files) == 6
+    assert fast.sha256 == "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
 
 
 def test_installed_models_verify() -> None:

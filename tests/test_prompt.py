@@ -19,27 +19,22 @@ def H(text: str, p: float) -> Hypothesis:
         ([H("hello there", 1.0)], "hello there"),
         # Same words, other punctuation or case: the plain best text (the history's string).
         ([H("Who wrote Hamlet?", 0.7), H("who wrote hamlet", 0.3)], "Who wrote Hamlet?"),
-        # Shared words once; the agreeing hypothesis adds to the best's posterior; 0.02 is dropped.
-        ([H("What is the capital of France?", 0.6), H("What is the capital of friends?", 0.3),
+        # Alternatives best first, each once; 0.02 is dropped.
+        ([H("What is the capital of friends?", 0.3), H("What is the capital of France?", 0.6),
           H("what is the capital of France", 0.08), H("Watt is the capital of France?", 0.02)],
-         "What is the capital of [France 0.68 | friends 0.30]"),
-        # Two places that differ, each with its own options.
-        ([H("Set a timer for ten minutes.", 0.5), H("Set a timer for two minutes.", 0.3),
-          H("Set the timer for ten minutes.", 0.2)], "Set [a 0.80 | the 0.20] timer for [ten 0.70 | two 0.30] minutes."),
-        # An insertion is an option against nothing.
-        ([H("Who wrote Hamlet?", 0.7), H("Who wrote the Hamlet?", 0.2), H("Who rote Hamlet", 0.1)],
-         "Who [wrote 0.90 | rote 0.10] [- 0.80 | the 0.20] Hamlet?"),
+         'What is the capital of France?\n(or maybe: "What is the capital of friends?")'),
     ],
 )
-def test_heard_writes_the_nbest_compactly(nbest: list[Hypothesis], prompt: str) -> None:
+def test_heard_gives_the_best_and_the_alternatives_that_differ(nbest: list[Hypothesis], prompt: str) -> None:
     assert heard(nbest) == prompt
 
 
-def test_heard_orders_by_posterior_and_caps_the_alternatives() -> None:
+def test_heard_caps_the_alternatives_and_starts_with_the_best_text() -> None:
     nbest = [H(f"play track {n}", p) for n, p in [("one", 0.1), ("two", 0.4), ("three", 0.2), ("four", 0.15),
                                                   ("five", 0.15)]]
     out = heard(nbest)
-    assert out.startswith("play track [two 0.40 |") and out.count("|") == 3  # the best and three alternatives
+    # The best text first, so the prompt prefilled from the words heard so far still matches.
+    assert out.startswith("play track two\n(or maybe:") and out.count('"') == 6
 
 
 @pytest.mark.parametrize("request_text", ["Turn on the kitchen lights.", "Can you call my mom?", "Please order a pizza",

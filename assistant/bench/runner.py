@@ -32,6 +32,11 @@ def run(args: Any) -> int:
         pauses = tuple(int(x) for x in args.pauses.split(","))
         result = asyncio.run(bench_turns(args.sentences, args.limit, pauses, tuple(args.voices.split(",")),
                                          Path(args.recordings) if args.recordings else None))
+    elif args.what == "qa":
+        from .qa import bench_qa
+
+        snrs = tuple(None if x.strip() == "clean" else float(x) for x in args.snrs.split(","))
+        result = asyncio.run(bench_qa(tuple(args.voices.split(",")), snrs, args.limit, args.latency_turns))
     elif args.what == "tts":
         result = asyncio.run(bench_tts(repeats=args.repeats))
     elif args.what == "load":

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
-from ..events import ErrorEvent, Event, ReplyTextDelta, Understood
+from ..events import ErrorEvent, Event, Hypothesis, ReplyTextDelta, Understood
 from ..reply.history import History
 from ..reply.responder import IntentChoice, Responder
 from ..skills import Timers
@@ -47,23 +47,31 @@ class ReplyWriter:
         self._emit = emit
         self._put = put
         self._warming: asyncio.Future[int] | None = None
-        self._next_warm: tuple[str | None] | None = None
+        self._next_warm: tuple[str | tuple[Hypothesis, ...] | None] | None = None
 
-    def warm(self, said_so_far: str | None = None) -> None:
+    def warm(self, said_so_far: str | tuple[Hypothesis, ...] | None = None) -> None:
         """Move the LLM's cached prompt to the next turn's, in the background.
 
         Called after every reply is written (skill turns too: their exchange enters the
-        history without passing through the LLM) and with the stable words of a partial
-        transcript while the person speaks. One prefill at a time; a newer request waits
-        in place of an older one. A prefill gives way to a generation (:meth:`LocalLLM.prefill`).
+        history without passing through the LLM), with the stable words of a partial
+        transcript while the person speaks, and with the speculative final's n-best at a
+        pause (re-ranked first, so the final finds its re-ranking done). One prefill at a
+        time; a newer request waits in place of an older one. A prefill gives way to a
+        generation (:meth:`LocalLLM.prefill`).
         """
         if self._warming is not None and not self._warming.done():
             self._next_warm = (said_so_far,)
             return
+        self.history.make_room()
         history = self.history.before(None)  # a copy of the window as it is now
-        self._warming = asyncio.get_running_loop().run_in_executor(
-            self.executor, self.responder.prefill, history, said_so_far)
+        self._warming = asyncio.get_running_loop().run_in_executor(self.executor, self._prefill, history, said_so_far)
         self._warming.add_done_callback(self._warmed)
+
+    def _prefill(self, history: History, said: str | tuple[Hypothesis, ...] | None) -> int:
+        if isinstance(said, tuple):
+            hyps = self.understander.rescored(said)
+            said = max(hyps, key=lambda h: h.posterior).text if hyps else None
+        return self.responder.prefill(history, " ".join(said.split()) if said else None)
 
     def _warmed(self, done: asyncio.Future[int]) -> None:
         if not done.cancelled() and (err := done.exception()) is not None:

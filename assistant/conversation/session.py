@@ -81,6 +81,7 @@ class Session:
         self._speech_q: asyncio.Queue[Item[SpeechChunk] | None] = asyncio.Queue()
         self.writer = ReplyWriter(assistant.responder, assistant.understander, assistant.workers, self.history,
                                   self.timers, self.out.emit, lambda turn_id, c: self._speech_q.put(Item(turn_id, c)))
+        self.listener.on_words_so_far = self.writer.warm
         self.speaker = Speaker(assistant.synthesizer, assistant.workers, self.playback, self.out.emit)
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = self._input_ended = False

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..config import INPUT_SAMPLE_RATE, Config
-from ..events import ErrorEvent, Event, SpeechStarted, SpeechStopped, TranscriptFinal, TranscriptPartial
+from ..events import ErrorEvent, Event, Hypothesis, SpeechStarted, SpeechStopped, TranscriptFinal, TranscriptPartial
 from ..metrics import TurnClock, TurnClocks
 from .asr import LocalAgreement, Recognizer, Transcript
 from .echo import EchoSuppressor
@@ -118,6 +118,9 @@ class Listener:
         self.decode_seconds = 0.0  # compute spent decoding (for the real-time factor)
         self._energy = np.zeros(2)  # (microphone, after echo removal) since the speech started
         self.vad_seconds = 0.0
+        self.on_words_so_far: Callable[[tuple[Hypothesis, ...]], None] = lambda nbest: None
+        """Called with the speculative final's n-best as soon as it is decoded, before the
+        endpoint: the session re-ranks it and prefills the LLM (the request is probably complete)."""
 
     # -- hooks for the session ---------------------------------------------------
 
@@ -277,6 +280,7 @@ class Listener:
                 elif isinstance(what, Pause):
                     key = (job.turn_id, len(what.audio))
                     speculative[key] = asyncio.create_task(self._timed(self.recognizer.final, what.audio))
+                    speculative[key].add_done_callback(self._words_so_far)
                     if self.endpointer.pause_hold_ms:
                         judges[key] = asyncio.create_task(self._judge_pause(job.turn_id, what, speculative[key]))
                 elif isinstance(what, Utterance):
@@ -287,6 +291,13 @@ class Listener:
                 else:  # Dropped: a noise, not a request; its turn closes with no words
                     self._drop_turn(job.turn_id, speculative, agreements, judges)
                     await self._send(TranscriptFinal(job.turn_id, "", (), round(float(job.echo_share), 3)))
+
+    def _words_so_far(self, task: asyncio.Task[object]) -> None:
+        if task.cancelled() or task.exception() is not None:
+            return
+        result = task.result()
+        if isinstance(result, Transcript) and result.text:
+            self.on_words_so_far(result.nbest)
 
     async def _partial(self, turn: int, what: PartialRequest, agreements: dict[int, LocalAgreement]) -> None:
         try:

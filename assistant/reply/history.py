@@ -38,6 +38,12 @@ class History:
             del self.exchanges[: max(self.drop, len(self.exchanges) - self.max_turns)]
         return ex
 
+    def make_room(self) -> None:
+        """Move the window now if the next exchange would overflow it (at the end of a turn, so
+        that the moved window is prefilled in the background, not when the next turn begins)."""
+        if len(self.exchanges) >= self.max_turns:
+            del self.exchanges[: self.drop]
+
     def remove(self, ex: Exchange | None) -> None:
         """Take ``ex`` out (a request that the person went on with: it is asked again, whole)."""
         self.exchanges = [e for e in self.exchanges if e is not ex]

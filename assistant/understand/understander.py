@@ -2,6 +2,7 @@
 
 The policy, with thresholds chosen on MASSIVE dev (see ``UnderstandConfig``):
 
+0. A small LLM re-ranks the hypotheses by how likely a person is to say them (``rescoring.py``).
 1. The n-best classifier fuses the hypotheses into calibrated intent probabilities.
 2. Confident (>= ``skill_threshold``) and a skill exists that can handle it: the
    skill answers at once, deterministically.
@@ -21,6 +22,7 @@ from ..events import Hypothesis
 from ..skills import SkillRegistry, SkillRequest, Timers
 from .classifier import IntentClassifier
 from .intents import OUT_OF_SCOPE
+from .rescoring import LMRescorer
 from .slots import Slot, SlotTagger
 
 
@@ -53,11 +55,13 @@ class Understander:
     skills: SkillRegistry
     config: UnderstandConfig = field(default_factory=UnderstandConfig)
     tagger: SlotTagger | None = None
+    rescorer: LMRescorer | None = None
+    """Re-ranks the n-best with a language model first (None: the recogniser's own order)."""
 
     def understand(self, nbest: tuple[Hypothesis, ...], timers: Timers | None = None,
                    now: dt.datetime | None = None) -> Understanding:
         """Decide who answers, running the skill now if it is the skill's turn."""
-        hyps = tuple(h for h in nbest if h.text.strip())
+        hyps = self.rescored(nbest)
         if not hyps:
             raise ValueError("nothing to understand: empty n-best list")
         best = max(hyps, key=lambda h: h.posterior)
@@ -76,6 +80,12 @@ class Understander:
         if result.confidence < self.config.llm_threshold:
             return replace(base, llm_decides=True)
         return base
+
+    def rescored(self, nbest: tuple[Hypothesis, ...]) -> tuple[Hypothesis, ...]:
+        """The non-empty hypotheses, re-ranked by the language model when there is one (remembered:
+        the session asks this of the speculative final, before the endpoint)."""
+        hyps = tuple(h for h in nbest if h.text.strip())
+        return self.rescorer.rescore(hyps) if self.rescorer is not None and hyps else hyps
 
     def run_skill(self, intent: str, u: Understanding, timers: Timers | None = None,
                   now: dt.datetime | None = None) -> str | None:
