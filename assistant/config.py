@@ -169,7 +169,9 @@ class LLMConfig:
     n_ctx: int = 2048
     n_threads: int = 2
     max_tokens: int = 96
-    temperature: float = 0.3
+    temperature: float = 0.0
+    """Greedy: a voice assistant's facts should not change from one asking to the next (and
+    benchmarks that compare prompts then measure the prompts, not sampling)."""
     seed: int = 7
 
 

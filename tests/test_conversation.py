@@ -258,3 +258,23 @@ def test_orchestration_the_server_closes_a_session_whose_stage_died_with_1011_af
     seen, code, _ = asyncio.run(run())
     assert [e["type"] for e in seen] == ["session.created", "error"] and seen[1]["code"] == "internal_error"
     assert code == 1011
+
+
+def test_orchestration_the_llm_cache_follows_every_turn_skill_turns_too() -> None:
+    # After each reply the history is prefilled in the background (system prompt + 2 messages an
+    # exchange), whoever answered: skill replies enter the LLM's cache too, so the next LLM turn
+    # pays only for its own words.
+    bot = fake_bot(6)
+
+    async def run() -> None:
+        async with Driver(bot.session()) as d:
+            for k in range(6):
+                await d.say(k)
+            await d.session.end_audio()
+            await asyncio.wait_for(d.ended.wait(), 5)
+            await asyncio.sleep(0.1)  # the last prefill runs after the last reply
+
+    asyncio.run(run())
+    history_sizes = {n for n, said in bot.fake_llm.prefills if said is None}
+    assert 1 + 2 * 6 in history_sizes  # the whole conversation, after the last (skill) turn
+    assert 1 + 2 * 2 in history_sizes  # after turn 2, a skill turn

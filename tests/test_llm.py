@@ -37,3 +37,23 @@ def test_prompt_keeps_fixed_system_prompt_and_bounded_history(assistant: Assista
     assert msgs[0].content == SYSTEM_PROMPT
     assert [m.content for m in msgs[1:]] == [
         "question 6", "answer 6", "question 7", "answer 7", "question 8", "answer 8", "next"]
+
+
+def test_prefill_moves_the_cache_to_the_next_turns_prompt(assistant: Assistant) -> None:
+    h = History()
+    h.add("What is the capital of France?", "The capital of France is Paris.")
+    h.add("Set a timer for five minutes.", "Okay, a timer for five minutes, starting now.")  # a skill turn
+    assert assistant.responder.prefill(h) > 0  # the history was not in the cache
+    assert assistant.responder.prefill(h) == 0  # now it is: nothing left to evaluate
+    assert assistant.responder.prefill(h, "Who painted the") > 0  # the words heard so far go on top
+    reply = "".join(assistant.responder.stream("Who painted the Mona Lisa?", h, threading.Event()))
+    assert "leonardo" in reply.lower() or "vinci" in reply.lower()
+
+
+def test_a_claimed_action_is_never_spoken(assistant: Assistant) -> None:
+    from assistant.reply.honesty import CANNOT_ACT, claims_action
+
+    for request in ("Turn on the kitchen lights.", "Call my mother.", "Order a large pizza for delivery."):
+        reply = "".join(assistant.responder.stream(request, History(), threading.Event()))
+        assert reply.strip() and not claims_action(reply), reply
+        assert reply == CANNOT_ACT or "can't" in reply.lower() or "cannot" in reply.lower() or "unable" in reply.lower()

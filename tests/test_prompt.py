@@ -79,3 +79,14 @@ def test_a_claim_replaces_the_reply_and_stops_the_llm() -> None:
 def test_an_honest_reply_passes_a_sentence_at_a_time() -> None:
     pieces = ["I", " can't", " control", " lights", ".", " Try", " the", " switch", "!", " Sorry"]
     assert list(checked(iter(pieces))) == ["I can't control lights.", " Try the switch!", " Sorry"]
+
+
+@pytest.mark.parametrize("reply", ["Lock the front door.", "Sure, I can help you with that!",
+                                   "To book a table, call the restaurant."])
+def test_a_reply_to_an_action_must_decline_first(reply: str) -> None:
+    # Echoing the command, or a cheerful yes, would let the person think it was done.
+    assert list(checked(iter([w + " " for w in reply.split()]))) == [CANNOT_ACT]
+
+
+def test_timers_are_actions_the_assistant_can_do() -> None:
+    assert not asks_for_action("Set an alarm") and not asks_for_action("Remind me to call mom")

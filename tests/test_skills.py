@@ -34,6 +34,7 @@ def test_words_to_numbers(words: str, digits: str) -> None:
         ("qa_maths", "what is twelve times seven", "twelve times seven is eighty-four."),
         ("qa_maths", "what's 250 divided by 5", "two hundred and fifty divided by five is fifty."),
         ("qa_maths", "square root of 144", "The square root of one hundred and forty-four is twelve."),
+        ("qa_maths", "What is 20% on 50?", "twenty percent of fifty is ten."),
         ("qa_maths", "how many feet in a mile", "one mile is five thousand, two hundred and eighty feet."),
         ("qa_maths", "what is 30 degrees celsius in fahrenheit", "thirty degrees Celsius is eighty-six degrees Fahrenheit."),
         ("weather_query", "will it rain tomorrow", "I can't reach the internet, so I can't check the weather. I run entirely offline."),  # noqa: E501
@@ -98,6 +99,7 @@ def test_register_with_decorator_and_trigger() -> None:
         ("weather_query", "Who painted the Mona Lisa?"),
         ("alarm_query", "What is the capital of France?"),
         ("lists_query", "What is the tallest mountain?"),
+        ("qa_maths", "What year was 1984 written in 1949"),  # numbers, no operation between them
     ],
 )
 def test_a_skill_declines_what_its_parser_does_not_accept(intent: str, text: str) -> None:

@@ -1,4 +1,10 @@
-"""``assistant bench latency``: voice to voice, spoken requests from a simulated real-time client."""
+"""``assistant bench latency``: voice to voice, spoken requests from a simulated real-time client.
+
+One conversation: the sample requests (Piper and two real recordings), then questions
+and follow-ups spoken by espeak-ng, 16 turns a pass, skills and the LLM mixed, so the
+LLM's first-token time can be followed over a conversation that grows (it must not:
+the history window moves in blocks and is prefilled in the background).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,16 @@ import sys
 from typing import Any
 
 from ..api import Assistant
+from ..audio import resample
+from ..config import INPUT_SAMPLE_RATE
+from ..speak.espeak import EspeakEngine
+from ..speak.synthesizer import Synthesizer
 from .common import open_client, percentile, rounded, sample_requests, spoken_turn
 from .pacing import silence
+
+#: Spoken by espeak-ng after the samples: LLM questions, follow-ups that need the turn before, skills.
+FURTHER = ("Who painted the Mona Lisa?", "When was he born?", "What is seven times eight?",
+           "How many legs does a spider have?", "And an ant?", "What time is it?")
 
 
 async def bench_latency(url: str | None = None, repeats: int = 1) -> dict[str, Any]:
@@ -15,7 +29,9 @@ async def bench_latency(url: str | None = None, repeats: int = 1) -> dict[str, A
     bot = Assistant()
     if not url:
         bot.load()
-    requests = sample_requests()
+    espeak = Synthesizer(EspeakEngine(bot.config.tts), bot.config.tts)
+    requests = sample_requests() + [
+        (text, resample(espeak.synthesize(text), espeak.sample_rate, INPUT_SAMPLE_RATE)) for text in FURTHER]
     client = await open_client(bot, url)
     rows: list[dict[str, Any]] = []
     try:
@@ -31,6 +47,8 @@ async def bench_latency(url: str | None = None, repeats: int = 1) -> dict[str, A
     def med(key: str, subset: list[dict[str, Any]] = ok) -> float | None:
         return rounded(percentile([r[key] for r in subset if r.get(key) is not None], 50))
 
+    first = [r["llm_first_token_ms"] for r in ok if r["route"] != "skill" and r.get("llm_first_token_ms") is not None]
+    p50, p95 = percentile(first, 50), percentile(first, 95)
     return {
         "turns": len(ok),
         "failed_turns": len(rows) - len(ok),
@@ -43,5 +61,10 @@ async def bench_latency(url: str | None = None, repeats: int = 1) -> dict[str, A
         "understand_ms": med("understand_ms"),
         "first_text_ms": med("first_text_ms"),
         "tts_first_audio_ms": med("tts_first_audio_ms"),
+        "llm_turns": len(first),
+        "llm_first_token_ms_p50": rounded(p50),
+        "llm_first_token_ms_p95": rounded(p95),
+        "llm_first_token_p95_over_p50": None if not p50 or p95 is None else round(p95 / p50, 2),
+        "llm_first_token_ms_by_turn": [round(x) for x in first],
         "transport": "websocket" if url else "in-process",
     }

@@ -59,6 +59,9 @@ class ReplyWriter:
         time; a newer request waits in place of an older one. A prefill gives way to a
         generation (:meth:`LocalLLM.prefill`).
         """
+        if isinstance(said_so_far, tuple):
+            # Re-rank at once, beside any prefill in flight: the final is ~150 ms away and waits for it.
+            self.executor.submit(self.understander.rescored, said_so_far)
         if self._warming is not None and not self._warming.done():
             self._next_warm = (said_so_far,)
             return

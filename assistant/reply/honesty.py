@@ -2,11 +2,14 @@
 
 The assistant controls no devices and reaches no accounts. The system prompt says
 so, but a small LLM still answers "Turn on the kitchen lights" with "Sure, I'll turn
-on the kitchen lights" (the 1.5B did, measured). So a reply to a request for an
-action is held back one sentence at a time and checked before it is spoken; a
-sentence that claims the action was or will be done replaces the whole reply with
-an honest one. Other replies stream unchecked: holding a sentence costs its decode
-time (~0.4 s), which only action requests pay.
+on the kitchen lights", "Lock the front door" with "Lock the front door.", "Buy me
+running shoes" with "Sure, I can help you with that!" (the 1.5B did, in bench qa).
+So a reply to a request for an action is held back one sentence at a time and
+checked before it is spoken: its first sentence must say it can't, and no sentence
+may claim the action was or will be done; otherwise the whole reply is an honest
+one instead. Other replies stream unchecked: holding a sentence costs its decode
+time (~0.4 s), which only action requests pay. Timers and alarms are actions the
+assistant can do (a skill), so their requests are not held.
 """
 
 from __future__ import annotations
@@ -48,6 +51,11 @@ _CLAIM = re.compile(
     r"|^\s*(calling|texting|messaging|sending|ordering|booking|playing|turning|switching|dimming|adding|done)\b",
     re.I,
 )
+# Requests the assistant can carry out itself (the timer and alarm skills).
+_CAN_DO = re.compile(r"\b(timers?|alarms?|remind\w*|wake me)\b", re.I)
+# A first sentence that declines: "I can't ...", "I'm sorry, but I'm not able to ...".
+_DECLINE = re.compile(r"\b(can't|cannot|can not|unable|not able|don't have|do not have|not connected|no access"
+                      r"|isn't something|not possible|offline)\b", re.I)
 _NEGATION = re.compile(r"\b(not|no|never|cannot|unable|can't|won't|don't|isn't|aren't|sorry|unfortunately)\b|n't\b",
                        re.I)
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
@@ -55,7 +63,7 @@ _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
 
 def asks_for_action(request: str) -> bool:
     """Whether the request asks for something to be done (its reply is then checked)."""
-    return bool(_ACTION_REQUEST.search(request))
+    return bool(_ACTION_REQUEST.search(request)) and not _CAN_DO.search(request)
 
 
 def claims_action(sentence: str) -> bool:
@@ -66,22 +74,24 @@ def claims_action(sentence: str) -> bool:
 
 
 def checked(pieces: Iterator[str]) -> Iterator[str]:
-    """Pass the reply on a sentence at a time; a claimed action ends it with :data:`CANNOT_ACT` instead.
+    """Pass the reply on a sentence at a time, or :data:`CANNOT_ACT` instead of one that does not
+    decline first or that claims the action.
 
     Closing the returned generator closes ``pieces`` (the LLM stops).
     """
-    held = ""
+    held, first = "", True
     try:
         for piece in pieces:
             held += piece
             while (m := _SENTENCE_END.search(held)) is not None:
                 sentence, held = held[: m.end()], held[m.end():]
-                if claims_action(sentence):
+                if claims_action(sentence) or (first and not _DECLINE.search(sentence)):
                     yield CANNOT_ACT
                     return
+                first = False
                 yield sentence
         if held.strip():
-            yield CANNOT_ACT if claims_action(held) else held
+            yield CANNOT_ACT if claims_action(held) or (first and not _DECLINE.search(held)) else held
     finally:
         close = getattr(pieces, "close", None)
         if close is not None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import itertools
 import operator
 import re
 from collections.abc import Callable
@@ -162,7 +163,7 @@ def maths_skill(req: SkillRequest) -> str | None:
     m = re.search(r"square root of (\d+(?:\.\d+)?)", text)
     if m:
         return f"The square root of {say_number(float(m.group(1)))} is {say_number(float(m.group(1)) ** 0.5)}."
-    m = re.search(r"(\d+(?:\.\d+)?) percent of (\d+(?:\.\d+)?)", text)
+    m = re.search(r"(\d+(?:\.\d+)?)\s*(?:%|percent) (?:of|on) (\d+(?:\.\d+)?)", text)
     if m:
         a, b = float(m.group(1)), float(m.group(2))
         return f"{say_number(a)} percent of {say_number(b)} is {say_number(a * b / 100)}."
@@ -172,6 +173,8 @@ def maths_skill(req: SkillRequest) -> str | None:
     tokens = re.findall(r"\d+(?:\.\d+)?|\*\*|[-+*/()]", expr)
     if sum(t[0].isdigit() for t in tokens) < 2 and "**" not in tokens:
         return None
+    if any(a[0].isdigit() and b[0].isdigit() for a, b in itertools.pairwise(tokens)):
+        return None  # two numbers with no operation between them ("20 50"): not a sum this parser reads
     try:
         value = _safe_eval("".join(tokens))
     except (ValueError, SyntaxError, ZeroDivisionError, OverflowError):
