@@ -195,7 +195,9 @@ class UnderstandConfig:
     oos_coverage: float = 0.4
     """Fewer known words than this share: out of scope (1 in 200 dev requests falls below)."""
     lm_rescoring: bool = True
-    """Re-rank the n-best with the small LLM before understanding it (see understand/rescoring.py)."""
+    """Re-rank the n-best with the small LLM before understanding it (see understand/rescoring.py).
+    ``ASSISTANT_LM_RESCORING=0`` turns it off: ~0.15 s sooner at the median (1.68 against 1.83 s
+    end of speech -> first audio, 12 espeak-ng questions, one run each), right less often in noise."""
 
 
 @dataclass
@@ -279,4 +281,5 @@ class Config:
         cfg.tts.engine = os.environ.get("ASSISTANT_TTS_ENGINE") or cfg.tts.engine
         cfg.turn.model_path = os.environ.get("ASSISTANT_TURN_MODEL") or None
         cfg.turn.type = os.environ.get("ASSISTANT_TURN_DETECTION") or cfg.turn.type
+        cfg.understand.lm_rescoring = os.environ.get("ASSISTANT_LM_RESCORING", "1") != "0"
         return cfg

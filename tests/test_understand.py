@@ -63,3 +63,17 @@ def test_the_language_model_reranks_what_a_person_would_say(assistant: Assistant
     assert u.nbest[0].posterior > 0.5 and abs(sum(h.posterior for h in u.nbest) - 0.8) < 1e-6
     same = und.rescored((H("hello there", -0.1, 0.9), H("Hello there.", -0.2, 0.1)))
     assert [h.posterior for h in same] == [0.9, 0.1]  # nothing to choose: the recogniser's own
+
+
+def test_the_llm_picks_an_intent_only_where_a_skill_could_take_it(assistant: Assistant) -> None:
+    from assistant.skills import SkillRegistry
+    from assistant.understand.intents import LABELS
+    from assistant.understand.understander import Understander
+
+    unsure = (H("blorp fizzle wug zap", 0, 1),)
+    no_skills = Understander(assistant.classifier, SkillRegistry())
+    assert no_skills.understand(unsure).route == "llm"  # nothing to hand it to: the LLM just answers
+    every = SkillRegistry()
+    for label in LABELS:
+        every.register(label, lambda req: None)
+    assert Understander(assistant.classifier, every).understand(unsure).route == "llm_decides"

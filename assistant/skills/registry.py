@@ -70,6 +70,11 @@ class SkillRegistry:
     def __contains__(self, intent: str) -> bool:
         return intent in self._skills
 
+    def accepts(self, intent: str, text: str) -> bool:
+        """Whether a skill for ``intent`` exists and its pattern takes ``text`` (it may still decline)."""
+        pattern = self._accepts.get(intent)
+        return intent in self._skills and (pattern is None or bool(pattern.search(text)))
+
     def run(self, req: SkillRequest) -> str | None:
         """The skill's reply, or None when there is no skill, or it cannot do this request."""
         fn = self._skills.get(req.intent)

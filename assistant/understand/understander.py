@@ -75,10 +75,14 @@ class Understander:
             reply = self.run_skill(intent, base, timers, now)
             if reply is not None:
                 return replace(base, intent=intent, confidence=1.0 if claimed else base.confidence, skill_reply=reply)
+        # The LLM's choice of intent only matters when it could hand the request to a skill;
+        # otherwise the LLM answers either way, and the grammar-constrained choice costs its
+        # first words (3.4 s to the first spoken token for "And an ant?", measured).
+        decides = any(self.skills.accepts(c, text) for c, _ in result.candidates[:4])
         if result.coverage < self.config.oos_coverage:
-            return replace(base, intent=OUT_OF_SCOPE, llm_decides=True)
+            return replace(base, intent=OUT_OF_SCOPE, llm_decides=decides)
         if result.confidence < self.config.llm_threshold:
-            return replace(base, llm_decides=True)
+            return replace(base, llm_decides=decides)
         return base
 
     def rescored(self, nbest: tuple[Hypothesis, ...]) -> tuple[Hypothesis, ...]:
