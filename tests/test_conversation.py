@@ -33,20 +33,22 @@ def fake_bot(n: int, plan: dict[int, tuple[str, str]] | None = None, **duplex: o
     return FakeAssistant(phrases(n), Faults(plan or {}), cfg)
 
 
+async def say_all(bot: FakeAssistant, n: int) -> Driver:
+    """Say phrases 0..n-1 on one connection, end the input, and wait for the session to end."""
+    async with Driver(bot.session()) as d:
+        for k in range(n):
+            await d.say(k)
+        await d.session.end_audio()
+        await asyncio.wait_for(d.ended.wait(), 5)
+        await asyncio.sleep(0.1)  # a background prefill runs after the last reply
+    return d
+
+
 def test_orchestration_every_route_is_answered_on_one_connection() -> None:
     # The route of the bug: an unsure classifier, the LLM picks an intent that has a skill,
     # the skill's reply is spoken; and the session answers every later turn.
     bot = fake_bot(6)
-
-    async def run() -> Driver:
-        async with Driver(bot.session()) as d:
-            for k in range(6):
-                await d.say(k)
-            await d.session.end_audio()
-            await asyncio.wait_for(d.ended.wait(), 5)
-        return d
-
-    d = asyncio.run(run())
+    d = asyncio.run(say_all(bot, 6))
     done = [e for e in d.events if isinstance(e, ReplyDone)]
     assert [e.turn_id for e in done] == [1, 2, 3, 4, 5, 6]
     assert done[1].text == "Skill answer t1." and done[2].text == "The skill for alarm_set answers t2."
@@ -265,16 +267,7 @@ def test_orchestration_the_llm_cache_follows_every_turn_skill_turns_too() -> Non
     # exchange), whoever answered: skill replies enter the LLM's cache too, so the next LLM turn
     # pays only for its own words.
     bot = fake_bot(6)
-
-    async def run() -> None:
-        async with Driver(bot.session()) as d:
-            for k in range(6):
-                await d.say(k)
-            await d.session.end_audio()
-            await asyncio.wait_for(d.ended.wait(), 5)
-            await asyncio.sleep(0.1)  # the last prefill runs after the last reply
-
-    asyncio.run(run())
+    asyncio.run(say_all(bot, 6))
     history_sizes = {n for n, said in bot.fake_llm.prefills if said is None}
     assert 1 + 2 * 6 in history_sizes  # the whole conversation, after the last (skill) turn
     assert 1 + 2 * 2 in history_sizes  # after turn 2, a skill turn

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,20 @@ from ..config import INPUT_SAMPLE_RATE
 from ..errors import AssistantError
 from ..models import PROJECT_ROOT
 from .pacing import silence
+
+
+def speakers(bot: Assistant) -> dict[str, Callable[[str], np.ndarray]]:
+    """Voices that speak requests at 16 kHz: espeak-ng (a voice the assistant never uses) and Piper."""
+    from ..audio import resample
+    from ..speak.espeak import EspeakEngine
+    from ..speak.synthesizer import Synthesizer
+
+    espeak = Synthesizer(EspeakEngine(bot.config.tts), bot.config.tts)
+    piper = bot.synthesizer
+    return {
+        "espeak": lambda t: resample(espeak.synthesize(t), espeak.sample_rate, INPUT_SAMPLE_RATE),
+        "piper": lambda t: resample(piper.synthesize(t), piper.sample_rate, INPUT_SAMPLE_RATE),
+    }
 
 
 def percentile(values: list[float], q: float) -> float | None:

@@ -12,11 +12,7 @@ import sys
 from typing import Any
 
 from ..api import Assistant
-from ..audio import resample
-from ..config import INPUT_SAMPLE_RATE
-from ..speak.espeak import EspeakEngine
-from ..speak.synthesizer import Synthesizer
-from .common import open_client, percentile, rounded, sample_requests, spoken_turn
+from .common import open_client, percentile, rounded, sample_requests, speakers, spoken_turn
 from .pacing import silence
 
 #: Spoken by espeak-ng after the samples: LLM questions, follow-ups that need the turn before, skills.
@@ -29,9 +25,8 @@ async def bench_latency(url: str | None = None, repeats: int = 1) -> dict[str, A
     bot = Assistant()
     if not url:
         bot.load()
-    espeak = Synthesizer(EspeakEngine(bot.config.tts), bot.config.tts)
-    requests = sample_requests() + [
-        (text, resample(espeak.synthesize(text), espeak.sample_rate, INPUT_SAMPLE_RATE)) for text in FURTHER]
+    espeak = speakers(bot)["espeak"]
+    requests = sample_requests() + [(text, espeak(text)) for text in FURTHER]
     client = await open_client(bot, url)
     rows: list[dict[str, Any]] = []
     try:

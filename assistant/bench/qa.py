@@ -26,18 +26,14 @@ from typing import Any
 import numpy as np
 
 from ..api import Assistant
-from ..audio import resample
-from ..config import INPUT_SAMPLE_RATE
 from ..events import Hypothesis
 from ..reply.history import History
 from ..reply.honesty import claims_action
 from ..reply.responder import Responder
 from ..skills import Timers
-from ..speak.espeak import EspeakEngine
-from ..speak.synthesizer import Synthesizer
 from ..threads import NEVER
 from ..understand.understander import Understanding
-from .common import open_client, percentile, rounded, spoken_turn
+from .common import open_client, percentile, rounded, speakers, spoken_turn
 from .pacing import silence
 from .qa_questions import QUESTIONS, Question
 
@@ -118,32 +114,27 @@ async def bench_qa(voices: tuple[str, ...] = ("espeak", "piper"), snrs: tuple[fl
                    limit: int | None = None, latency_turns: int = 12) -> dict[str, Any]:
     bot = Assistant().load()
     answerers = {"nbest": Answerer(bot, bot.responder, True), "1best": Answerer(bot, Responder(bot.llm, nbest=False), False)}
-    espeak = Synthesizer(EspeakEngine(bot.config.tts), bot.config.tts)
-    synth = bot.synthesizer
-    speakers: dict[str, Callable[[str], np.ndarray]] = {
-        "espeak": lambda t: resample(espeak.synthesize(t), espeak.sample_rate, INPUT_SAMPLE_RATE),
-        "piper": lambda t: resample(synth.synthesize(t), synth.sample_rate, INPUT_SAMPLE_RATE),
-    }
+    voice = speakers(bot)
     questions = QUESTIONS[:limit]
     rng = np.random.default_rng(13)
     rows: list[dict[str, Any]] = []
-    for voice in voices:
+    for name in voices:
         for snr in snrs:
             for q in questions:
                 histories = {name: History() for name in answerers}
 
-                def hear(text: str, voice: str = voice, snr: float | None = snr) -> tuple[Hypothesis, ...]:
-                    return bot.recognizer.final(noisy(speakers[voice](text), snr, rng)).nbest
+                def hear(text: str, name: str = name, snr: float | None = snr) -> tuple[Hypothesis, ...]:
+                    return bot.recognizer.final(noisy(voice[name](text), snr, rng)).nbest
 
                 if q.lead:
                     _ask(answerers, histories, hear(q.lead))
                 nbest = hear(q.text)
                 got = _ask(answerers, histories, nbest)
-                row = {"kind": q.kind, "voice": voice, "snr": snr, "question": q.text,
+                row = {"kind": q.kind, "voice": name, "snr": snr, "question": q.text,
                        "heard": nbest[0].text if nbest else "", **got,
                        **{f"right_{v}": is_right(q, got[v]) for v in VARIANTS}}
                 rows.append(row)
-                print(f"{voice} snr={snr} {q.kind}: {q.text} -> {row['heard']!r} | nbest {row['right_nbest']}: "
+                print(f"{name} snr={snr} {q.kind}: {q.text} -> {row['heard']!r} | nbest {row['right_nbest']}: "
                       f"{got['nbest']!r} | 1best {row['right_1best']}", file=sys.stderr)
     result: dict[str, Any] = {"questions": len(questions), "voices": list(voices),
                               "snrs": ["clean" if s is None else s for s in snrs]}
@@ -162,7 +153,7 @@ async def bench_qa(voices: tuple[str, ...] = ("espeak", "piper"), snrs: tuple[fl
             100 * (result[f"all_rate_{label}_nbest"] - result[f"all_rate_{label}_1best"]), 1)
     result["answers_differ"] = sum(r["nbest"] != r["1best"] for r in rows)
     result["trials"] = len(rows)
-    result.update(await _llm_route_latency(bot, speakers["espeak"], latency_turns))
+    result.update(await _llm_route_latency(bot, voice["espeak"], latency_turns))
     return result
 
 

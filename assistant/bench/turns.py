@@ -26,13 +26,11 @@ from typing import Any
 import numpy as np
 
 from ..api import Assistant
-from ..audio import load_audio, resample
+from ..audio import load_audio
 from ..config import INPUT_SAMPLE_RATE
-from ..speak.espeak import EspeakEngine
-from ..speak.synthesizer import Synthesizer
 from ..textnorm import normalise_for_wer
 from ..understand.intents import LABELS, OUT_OF_SCOPE
-from .common import percentile, read_manifest, rounded
+from .common import percentile, read_manifest, rounded, speakers
 from .pacing import silence
 from .simclient import InProcess, SimulatedClient
 from .turn_sentences import DEV, TEST
@@ -189,14 +187,9 @@ def _recordings(manifest: Path | None) -> list[Trial]:
 async def bench_turns(sentences: str = "test", limit: int | None = None, pauses: tuple[int, ...] = (0, 600, 1000),
                       voices: tuple[str, ...] = ("espeak", "piper"), recordings: Path | None = None) -> dict[str, Any]:
     base = Assistant().load()
-    synth = base.synthesizer
-    espeak = Synthesizer(EspeakEngine(base.config.tts), base.config.tts)
-    speakers = {
-        "espeak": lambda t: resample(espeak.synthesize(t), espeak.sample_rate, INPUT_SAMPLE_RATE),
-        "piper": lambda t: resample(synth.synthesize(t), synth.sample_rate, INPUT_SAMPLE_RATE),
-    }
+    voice = speakers(base)
     chosen = (DEV if sentences == "dev" else TEST)[:limit]
-    trials = make_trials(chosen, {v: speakers[v] for v in voices}, list(pauses))
+    trials = make_trials(chosen, {v: voice[v] for v in voices}, list(pauses))
     real = _recordings(recordings)
     result: dict[str, Any] = {"sentences": sentences, "requests": len(chosen), "voices": list(voices),
                               "recordings": len(real)}
