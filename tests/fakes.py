@@ -159,7 +159,7 @@ class FakeUnderstander:
             return Understanding(text, nbest, "general_quirky", 0.2, base.candidates, llm_decides=True)
         return base
 
-    def rescored(self, nbest: tuple[Hypothesis, ...]) -> tuple[Hypothesis, ...]:
+    def rescored(self, nbest: tuple[Hypothesis, ...], wait: bool = True) -> tuple[Hypothesis, ...]:
         return nbest
 
     def run_skill(self, intent: str, u: Understanding, timers: Timers | None = None) -> str | None:

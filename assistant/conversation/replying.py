@@ -60,8 +60,9 @@ class ReplyWriter:
         generation (:meth:`LocalLLM.prefill`).
         """
         if isinstance(said_so_far, tuple):
-            # Re-rank at once, beside any prefill in flight: the final is ~150 ms away and waits for it.
-            self.executor.submit(self.understander.rescored, said_so_far)
+            # Re-rank at once, beside any prefill in flight: the final is ~150 ms away and waits
+            # for it; unless a re-ranking (of an earlier pause) still runs.
+            self.executor.submit(self.understander.rescored, said_so_far, False)
         if self._warming is not None and not self._warming.done():
             self._next_warm = (said_so_far,)
             return
@@ -72,7 +73,7 @@ class ReplyWriter:
 
     def _prefill(self, history: History, said: str | tuple[Hypothesis, ...] | None) -> int:
         if isinstance(said, tuple):
-            hyps = self.understander.rescored(said)
+            hyps = self.understander.rescored(said, False)
             said = max(hyps, key=lambda h: h.posterior).text if hyps else None
         return self.responder.prefill(history, " ".join(said.split()) if said else None)
 

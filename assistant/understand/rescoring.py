@@ -61,18 +61,26 @@ class LMRescorer:
     def _tokens(self, text: str, special: bool = False) -> list[int]:
         return list(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=special))
 
-    def rescore(self, nbest: tuple[Hypothesis, ...]) -> tuple[Hypothesis, ...]:
-        """The n-best with posteriors that weigh in the LM, best first; unchanged when there is no choice."""
+    def rescore(self, nbest: tuple[Hypothesis, ...], wait: bool = True) -> tuple[Hypothesis, ...]:
+        """The n-best with posteriors that weigh in the LM, best first; unchanged when there is no choice.
+
+        With ``wait=False`` a scoring already running is not waited for: the n-best comes back
+        as it is (a look-ahead at a pause mid-sentence must not queue up behind another).
+        """
         scored = [h for h in nbest if h.text.strip() and h.posterior >= MIN_POSTERIOR][:MAX_SCORED]
         if len({" ".join(h.text.lower().split()) for h in scored}) < 2 or max(h.posterior for h in nbest) >= SURE:
             return nbest
         key = tuple((h.text, h.posterior) for h in nbest)
-        with self._lock:  # one scoring at a time; a second ask for the same n-best waits and finds it
+        if not self._lock.acquire(blocking=wait):
+            return nbest
+        try:  # one scoring at a time; a second ask for the same n-best waits and finds it
             if key not in self._recent:
                 self._recent[key] = self._rescored(nbest, scored)
                 while len(self._recent) > 8:
                     self._recent.popitem(last=False)
             return self._recent[key]
+        finally:
+            self._lock.release()
 
     def _rescored(self, nbest: tuple[Hypothesis, ...], scored: list[Hypothesis]) -> tuple[Hypothesis, ...]:
         lm = self._logprobs([self._head + self._tokens(h.text.strip()) + self._tail for h in scored])

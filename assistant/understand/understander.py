@@ -85,11 +85,11 @@ class Understander:
             return replace(base, llm_decides=decides)
         return base
 
-    def rescored(self, nbest: tuple[Hypothesis, ...]) -> tuple[Hypothesis, ...]:
+    def rescored(self, nbest: tuple[Hypothesis, ...], wait: bool = True) -> tuple[Hypothesis, ...]:
         """The non-empty hypotheses, re-ranked by the language model when there is one (remembered:
-        the session asks this of the speculative final, before the endpoint)."""
+        the session asks this of the speculative final, before the endpoint, with ``wait=False``)."""
         hyps = tuple(h for h in nbest if h.text.strip())
-        return self.rescorer.rescore(hyps) if self.rescorer is not None and hyps else hyps
+        return self.rescorer.rescore(hyps, wait) if self.rescorer is not None and hyps else hyps
 
     def run_skill(self, intent: str, u: Understanding, timers: Timers | None = None,
                   now: dt.datetime | None = None) -> str | None:
