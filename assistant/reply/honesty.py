@@ -79,19 +79,22 @@ def checked(pieces: Iterator[str]) -> Iterator[str]:
 
     Closing the returned generator closes ``pieces`` (the LLM stops).
     """
+    def refused(sentence: str, first: bool) -> bool:
+        return claims_action(sentence) or (first and not _DECLINE.search(sentence))
+
     held, first = "", True
     try:
         for piece in pieces:
             held += piece
             while (m := _SENTENCE_END.search(held)) is not None:
                 sentence, held = held[: m.end()], held[m.end():]
-                if claims_action(sentence) or (first and not _DECLINE.search(sentence)):
+                if refused(sentence, first):
                     yield CANNOT_ACT
                     return
                 first = False
                 yield sentence
         if held.strip():
-            yield CANNOT_ACT if claims_action(held) or (first and not _DECLINE.search(held)) else held
+            yield CANNOT_ACT if refused(held, first) else held
     finally:
         close = getattr(pieces, "close", None)
         if close is not None:

@@ -18,12 +18,12 @@ differing spans listed 39. Posteriors beside the full sentences did not help eit
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from ..events import Hypothesis
+from ..listen.asr import word_key
 from ..understand.intents import LABELS, OUT_OF_SCOPE
-from ..understand.understander import Understanding
+from ..understand.understander import LLM_CANDIDATES, Understanding
 
 # Fixed across turns and sessions so the backend's prompt cache is reused.
 SYSTEM_PROMPT = (
@@ -39,23 +39,16 @@ MIN_POSTERIOR = 0.05
 #: At most this many alternatives beside the best.
 MAX_ALTERNATIVES = 3
 
-_WORD = re.compile(r"[\w']+")
-
-
-def _words(text: str) -> str:
-    return " ".join(_WORD.findall(text.lower()))
-
-
 def heard(nbest: Sequence[Hypothesis]) -> str:
     """The request as the LLM reads it: the best text, and the alternatives that differ in words."""
     hyps = sorted((h for h in nbest if h.text.strip()), key=lambda h: -h.posterior)
     if not hyps:
         return ""
     best = " ".join(hyps[0].text.split())
-    seen = {_words(best)}
+    seen = {word_key(best)}
     alts: list[str] = []
     for h in hyps[1:]:
-        key = _words(h.text)
+        key = word_key(h.text)
         if h.posterior >= MIN_POSTERIOR and key not in seen and len(alts) < MAX_ALTERNATIVES:
             seen.add(key)
             alts.append(" ".join(h.text.split()))
@@ -66,7 +59,7 @@ def heard(nbest: Sequence[Hypothesis]) -> str:
 
 def unsure_message(u: Understanding, request: str) -> str:
     """Per-turn prompt when the classifier was unsure: the request as heard and the candidate intents."""
-    cands = ", ".join(f"{name} {p:.2f}" for name, p in u.candidates[:4])
+    cands = ", ".join(f"{name} {p:.2f}" for name, p in u.candidates[:LLM_CANDIDATES])
     return (
         f"{request}\n(Likely intents: {cands}.) "
         "Say which intent the user meant (or out_of_scope), then reply."

@@ -25,6 +25,9 @@ from .intents import OUT_OF_SCOPE
 from .rescoring import LMRescorer
 from .slots import Slot, SlotTagger
 
+#: The candidate intents the LLM chooses among when it decides (and that it is shown).
+LLM_CANDIDATES = 4
+
 
 @dataclass(frozen=True)
 class Understanding:
@@ -78,7 +81,7 @@ class Understander:
         # The LLM's choice of intent only matters when it could hand the request to a skill;
         # otherwise the LLM answers either way, and the grammar-constrained choice costs its
         # first words (3.4 s to the first spoken token for "And an ant?", measured).
-        decides = any(self.skills.accepts(c, text) for c, _ in result.candidates[:4])
+        decides = any(self.skills.accepts(c, text) for c, _ in result.candidates[:LLM_CANDIDATES])
         if result.coverage < self.config.oos_coverage:
             return replace(base, intent=OUT_OF_SCOPE, llm_decides=decides)
         if result.confidence < self.config.llm_threshold:
