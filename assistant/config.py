@@ -99,10 +99,16 @@ class TurnConfig:
     ``reopen_heard_ms`` of the reply, continues the same request (the started reply is dropped).
 
     ``server_vad``: the fixed silence endpoint only (``vad.silence_ms``), as before.
+
+    ``none`` (Realtime's ``turn_detection: null``): silence never ends an utterance; the client
+    ends it (``input_audio_buffer.commit``), or ``vad.max_utterance_s`` does.
     """
 
     type: str = "semantic_vad"
     eagerness: str = "auto"
+    create_response: bool = True
+    """Answer each request at once; False holds it until the client asks for the reply
+    (Realtime's ``create_response``, then ``response.create``)."""
     model_path: str | None = None
     """smart-turn ONNX; None uses the embedded v3.2."""
     model_weight: float = 0.5
@@ -113,6 +119,11 @@ class TurnConfig:
     @property
     def semantic(self) -> bool:
         return self.type == "semantic_vad"
+
+    @property
+    def silence_ends_turn(self) -> bool:
+        """Silence ends an utterance (every type but ``none``)."""
+        return self.type != "none"
 
     @property
     def max_wait_ms(self) -> int:
@@ -211,6 +222,8 @@ class TTSConfig:
     frame_ms: int = 20
     """Audio leaves the synthesizer in frames of this length, so a stop is immediate."""
     length_scale: float = 1.0
+    speak: bool = True
+    """False: replies are text only (Realtime's ``output_modalities: ["text"]``)."""
 
 
 @dataclass

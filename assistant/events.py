@@ -85,6 +85,14 @@ class TranscriptFinal(Event):
 
 
 @dataclass(frozen=True)
+class TextInput(Event):
+    """A typed request, answered like a spoken one (its turn has no speech events)."""
+
+    type: ClassVar[str] = "conversation.item.input_text"
+    text: str
+
+
+@dataclass(frozen=True)
 class Understood(Event):
     """What the assistant took the person to mean."""
 

@@ -63,6 +63,14 @@ class Floor:
         if self._stopped is not None and self._stopped[0] == turn_id:
             self.policy.request_heard(turn_id, self._stopped[1])
 
+    def take(self) -> list[int]:
+        """The client takes the floor (a typed message, a cancel): every reply under way stops,
+        as if interrupted. Returns their turn ids."""
+        stopped = [t.id for t in self.turns.answering()]
+        for turn_id in stopped:
+            self._interrupt(turn_id)
+        return stopped
+
     def continued(self, turn_id: int) -> Turn | None:
         """The earlier request that speech ``turn_id`` goes on with (its reply was dropped), if any."""
         return self._continues.pop(turn_id, None)

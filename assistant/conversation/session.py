@@ -3,9 +3,9 @@
 ::
 
     audio --> [listen --> recognise] --> understand --> respond --> speak --> events
-               Listener                  (n-best ->     (skill or   (TTS, paced by
-               (listen/listener.py)      request;       LLM,        the PlaybackClock)
-                                         barge-in)      chunked)
+               Listener            text --> Intake     (skill or   (TTS, paced by
+               (listen/listener.py)      (n-best, or    LLM,        the PlaybackClock)
+                                         typed; barge-in) chunked)
 
 Each arrow is an ``asyncio.Queue`` read by one long-lived, supervised task. Every
 item that crosses a queue carries its turn id, and every stage asks the turn table
@@ -30,19 +30,20 @@ import numpy as np
 
 from ..audio import pcm16_to_float
 from ..config import INPUT_SAMPLE_RATE, Config
-from ..errors import AudioInputError
-from ..events import ErrorEvent, Event, ReplyDone, SessionCreated, TranscriptFinal, TranscriptPartial, Understood
+from ..errors import AssistantError, AudioInputError
+from ..events import ErrorEvent, Event, Hypothesis, ReplyDone, SessionCreated
 from ..reply.history import History
 from ..skills import Timer, Timers
 from ..understand.understander import Understanding
 from .floor import Floor
+from .intake import MAX_TEXT_CHARS, Intake
 from .outbound import EventStream
 from .playback import PlaybackClock
 from .replying import ReplyWriter, SpeechChunk
 from .settings import InputFormat, apply_settings
 from .speaking import Speaker
 from .supervisor import Watchdog, supervised
-from .turns import Item, Turn, TurnTable, continue_request
+from .turns import Item, Turn, TurnTable
 
 if TYPE_CHECKING:
     from ..api import Assistant
@@ -82,6 +83,8 @@ class Session:
         self.writer = ReplyWriter(assistant.responder, assistant.understander, assistant.workers, self.history,
                                   self.timers, self.out.emit, lambda turn_id, c: self._speech_q.put(Item(turn_id, c)))
         self.listener.on_words_so_far = self.writer.warm
+        self.intake = Intake(self.config, self.turns, self.floor, self.history, self.watchdog, self.out,
+                             self.writer.warm, self._understand, self._for_turn, self._reply_q.put)
         self.speaker = Speaker(assistant.synthesizer, assistant.workers, self.playback, self.out.emit)
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = self._input_ended = False
@@ -96,7 +99,8 @@ class Session:
             return
         self.timers.loop = asyncio.get_running_loop()
         stages: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = [
-            *self.listener.stages(), ("understand", self._understand), ("respond", self._respond),
+            *self.listener.stages(), ("hear", lambda: self.intake.forward(self.listener.events)),
+            ("understand", self.intake.run), ("respond", self._respond),
             ("speak", self._speak), ("watchdog", self._watch)]
         self._tasks = [asyncio.create_task(supervised(name, run, self._stage_died), name=f"{self.id}:{name}")
                        for name, run in stages]
@@ -149,17 +153,48 @@ class Session:
 
         Raises :class:`~assistant.errors.AudioInputError` once the input has ended.
         """
-        if not self.input_open:
-            raise AudioInputError(f"the input has ended ({self.failure or 'input_audio_buffer.end'}); "
-                                  "open a new session to talk again")
+        self._check_open()
         samples = pcm16_to_float(audio) if isinstance(audio, (bytes, bytearray, memoryview)) else audio
         await self.listener.feed(self.input.to_16k(np.asarray(samples, dtype=np.float32)))
+
+    def _check_open(self) -> None:
+        if not self.input_open:  # after end_audio, close or a failure
+            raise AudioInputError(f"the input has ended ({self.failure or 'input_audio_buffer.end'}); "
+                                  "open a new session to talk again")
 
     async def end_audio(self) -> None:
         """No more input: finish the utterance in progress and let its reply complete."""
         if not self._input_ended:
             self._input_ended = True
             await self.listener.feed(None)
+
+    async def send_text(self, text: str, respond: bool = True) -> int:
+        """A typed request, answered like a spoken one (a reply under way stops first); returns its
+        turn id. With ``respond`` False it waits for :meth:`respond`. Raises
+        :class:`~assistant.errors.AssistantError` for an empty or too long text, or a closed input."""
+        self._check_open()
+        text = " ".join(str(text).split())
+        if not text or len(text) > MAX_TEXT_CHARS:
+            raise AssistantError(f"a typed message needs 1 to {MAX_TEXT_CHARS} characters, not {len(text)}")
+        return self.intake.typed(text, respond)
+
+    def respond(self) -> None:
+        """Answer the request held back (``turn.create_response`` off, or ``send_text(respond=False)``)."""
+        self.intake.respond()
+
+    def cancel_reply(self) -> list[int]:
+        """Stop every reply under way, as if the person had cut in; returns their turn ids."""
+        return self.floor.take()
+
+    async def commit_audio(self) -> None:
+        """The utterance in progress is over (the client says so, whatever the turn detection)."""
+        self._check_open()
+        await self.listener.commit()
+
+    async def clear_audio(self) -> None:
+        """Forget the audio sent so far that is not yet an utterance."""
+        self._check_open()
+        await self.listener.clear()
 
     async def say(self, text: str) -> int:
         """Make the assistant speak ``text`` as a turn of its own (announcements, tests); returns the turn id."""
@@ -241,37 +276,10 @@ class Session:
 
     # -- stages -------------------------------------------------------------------
 
-    async def _understand(self) -> None:
-        # Forwards the listener's events, applies the barge-in rules, and turns each real final into a request.
-        while (event := await self.listener.events.get()) is not None:
-            not_a_request = self.floor.heard(event)
-            if isinstance(event, TranscriptFinal) and (before := self.floor.continued(event.turn_id)) is not None:
-                # The person went on with the request just answered: its reply was dropped, the
-                # two are one request now.
-                self.history.remove(before.exchange)
-                event, not_a_request = continue_request(before.request, event), False
-            self.out.emit(event)
-            if isinstance(event, TranscriptPartial) and len(event.stable.split()) >= 2:
-                self.writer.warm(event.stable)  # the LLM reads what was said so far
-            if not isinstance(event, TranscriptFinal) or (turn := self.turns.get(event.turn_id)) is None:
-                continue
-            if not_a_request or not event.nbest:
-                turn.ended = True
-                continue
-            turn.request = event.nbest
-            self.floor.request(turn.id)
-            self.watchdog.opened(turn.id, self._now())
-            await self._for_turn(turn, self._understand_turn(turn, event), "understanding failed", "understand_error")
-        await self._reply_q.put(None)
-
-    async def _understand_turn(self, turn: Turn, event: TranscriptFinal) -> None:
+    async def _understand(self, nbest: tuple[Hypothesis, ...]) -> Understanding:
         bot = self.assistant
-        u = await asyncio.get_running_loop().run_in_executor(
-            bot.workers, bot.understander.understand, event.nbest, self.timers)
-        turn.clock.mark("understood")
-        slots = tuple((sl.type, sl.value) for sl in u.slots)
-        self.out.emit(Understood(turn.id, u.text, u.intent, u.confidence, u.candidates, slots, u.route))
-        await self._reply_q.put(Item(turn.id, u))
+        return await asyncio.get_running_loop().run_in_executor(bot.workers, bot.understander.understand, nbest,
+                                                                self.timers)
 
     async def _respond(self) -> None:
         while (item := await self._reply_q.get()) is not None:
@@ -285,7 +293,7 @@ class Session:
             turn, chunk = self.turns.get(item.turn_id), item.payload
             if turn is None or turn.cancelled:
                 continue
-            if chunk.text:
+            if chunk.text and self.config.tts.speak:
                 await self._for_turn(turn, self.speaker.say(turn, chunk), "speech synthesis failed", "tts_error")
             if chunk.last and not turn.cancelled:
                 turn.clock.mark("done")

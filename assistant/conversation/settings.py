@@ -25,16 +25,19 @@ UPDATABLE: dict[str, tuple[str, str, type, float, float]] = {
 INPUT_RATES = (8000, 16000, 22050, 24000, 32000, 44100, 48000)
 
 _STREAM = ("input_audio_format", "input_sample_rate")  # how the audio arrives, not a config field
-_TURN = "turn_detection"  # OpenAI Realtime's shape: {"type": ..., ...}
 
 
 def _turn_detection(value: object) -> dict[str, object]:
-    """Check a Realtime ``turn_detection`` object; return the config changes it means."""
+    """Check a Realtime ``turn_detection`` object (or null: the client commits); return the config changes."""
+    if value is None:
+        return {"turn.type": "none"}
     if not isinstance(value, dict) or value.get("type") not in ("semantic_vad", "server_vad"):
-        raise AssistantError("turn_detection must be {\"type\": \"semantic_vad\", \"eagerness\": ...} or "
-                             "{\"type\": \"server_vad\", \"silence_duration_ms\": ...}")
+        raise AssistantError("turn_detection must be {\"type\": \"semantic_vad\", \"eagerness\": ...}, "
+                             "{\"type\": \"server_vad\", \"silence_duration_ms\": ...} or null")
     kind = value["type"]
-    allowed = {"type", "eagerness"} if kind == "semantic_vad" else {"type", "silence_duration_ms", "threshold"}
+    common = {"type", "create_response", "interrupt_response"}
+    allowed = common | ({"eagerness"} if kind == "semantic_vad" else
+                        {"silence_duration_ms", "threshold", "prefix_padding_ms"})
     if extra := sorted(str(k)[:30] for k in value if k not in allowed):
         raise AssistantError(f"turn_detection of type {kind} takes {', '.join(sorted(allowed))}; not {', '.join(extra)}")
     changes: dict[str, object] = {"turn.type": kind}
@@ -46,7 +49,26 @@ def _turn_detection(value: object) -> dict[str, object]:
     for name, field_name in (("silence_duration_ms", "silence_ms"), ("threshold", "speech_threshold")):
         if name in value:
             changes[f"vad.{field_name}"] = _number(f"turn_detection {name}", value[name], *UPDATABLE[field_name][2:])
+    if "prefix_padding_ms" in value:  # accepted, for clients that always send it: the pre-roll stays 300 ms
+        _number("turn_detection prefix_padding_ms", value["prefix_padding_ms"], int, 0, 1000)
+    if not isinstance(value.get("create_response", True), bool):
+        raise AssistantError("turn_detection create_response must be true or false")
+    changes["turn.create_response"] = value.get("create_response", True)
+    if value.get("interrupt_response", True) is not True:
+        # Barge-in is how the assistant listens while it talks; it cannot be turned off.
+        raise AssistantError("turn_detection interrupt_response can only be true here")
     return changes
+
+
+def _modalities(value: object) -> dict[str, object]:
+    """Realtime's ``output_modalities``: ``["audio"]`` (speech, with its transcript) or ``["text"]``."""
+    if value not in (["audio"], ["text"]):
+        raise AssistantError('output_modalities must be ["audio"] or ["text"]')
+    return {"tts.speak": value == ["audio"]}
+
+
+#: Settings in OpenAI Realtime's shapes, each checked by its own function.
+_SHAPED = {"turn_detection": _turn_detection, "output_modalities": _modalities}
 
 
 def _number(name: str, value: object, kind: type, lo: float, hi: float) -> int | float:
@@ -91,13 +113,13 @@ def apply_settings(settings: dict[str, object], config: Config, stream: InputFor
     for name, value in settings.items():
         if name in _STREAM:
             continue
-        if name == _TURN:
-            changes.update(_turn_detection(value))
+        if name in _SHAPED:
+            changes.update(_SHAPED[name](value))
             checked[name] = value
             continue
         if name not in UPDATABLE:
             raise AssistantError(f"unknown setting {str(name)[:40]!r}; settable: "
-                                 f"{', '.join([*UPDATABLE, _TURN, *_STREAM])}")
+                                 f"{', '.join([*UPDATABLE, *_SHAPED, *_STREAM])}")
         section, attr, kind, lo, hi = UPDATABLE[name]
         checked[name] = changes[f"{section}.{attr}"] = _number(name, value, kind, lo, hi)
     for key, value in changes.items():

@@ -100,6 +100,11 @@ class Turn:
         """What blocking work for this turn (LLM, TTS threads) polls to stop early."""
         return ReadOnly(self._stop)
 
+    @property
+    def answering(self) -> bool:
+        """Its request was understood (or it is an announcement) and its reply has not ended."""
+        return "understood" in self.clock.marks and not self.ended
+
     def cancel(self) -> bool:
         """Stop every piece of work for this turn; True the first time."""
         if self._stop.is_set():
@@ -177,6 +182,10 @@ class TurnTable:
 
     def __iter__(self) -> Iterator[Turn]:
         return iter(list(self._turns.values()))
+
+    def answering(self) -> list[Turn]:
+        """The turns whose reply is under way (being written, queued or played)."""
+        return [t for t in self._turns.values() if t.answering]
 
     def cancel_all(self) -> None:
         for turn in self._turns.values():

@@ -62,6 +62,13 @@ class _Decision:
 
 
 @dataclass(frozen=True)
+class _Control:
+    """The client's word on the utterance in progress: ``commit`` (it is over) or ``clear`` (forget it)."""
+
+    action: str
+
+
+@dataclass(frozen=True)
 class _Job:
     turn_id: int
     what: PartialRequest | Pause | Utterance | Dropped
@@ -103,7 +110,7 @@ class Listener:
         self.endpointer = Endpointer(vad, config.vad)
         self.settings_changed()
         self.events: asyncio.Queue[Event | None] = asyncio.Queue()
-        self._audio_q: asyncio.Queue[np.ndarray | _Decision | None] = asyncio.Queue()
+        self._audio_q: asyncio.Queue[np.ndarray | _Decision | _Control | None] = asyncio.Queue()
         self.turn_model = turn_model  # smart-turn; None: the words alone judge a pause
         self._judge = TurnJudge(config.turn)
         self._latest_text: dict[int, str] = {}  # turn -> its latest partial transcript
@@ -146,6 +153,7 @@ class Listener:
         # Speech over the assistant's reply is a barge-in or a backchannel, never a request to wait
         # for: only a pause of the person's own turn is held.
         self.endpointer.pause_hold_ms = t.max_wait_ms if t.semantic and not self._agent_speaking else 0
+        self.endpointer.silence_ends = t.silence_ends_turn
 
     @property
     def echo_share(self) -> float:
@@ -159,6 +167,15 @@ class Listener:
         if audio is not None:
             self._received += len(audio)
         await self._audio_q.put(audio)
+
+    async def commit(self) -> None:
+        """End the utterance in progress now (after the audio already fed); with none, an
+        ``error`` event (``commit_empty``)."""
+        await self._audio_q.put(_Control("commit"))
+
+    async def clear(self) -> None:
+        """Forget the audio fed so far: an utterance in progress ends as a noise, with no words."""
+        await self._audio_q.put(_Control("clear"))
 
     def stages(self) -> list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]]:
         """The two stage loops, named, for a caller that supervises its tasks (the session)."""
@@ -194,6 +211,9 @@ class Listener:
             if isinstance(item, _Decision):  # a verdict on the current pause
                 chunk = np.zeros(0, np.float32)
                 found = [*self.endpointer.decide(item.index, item.wait_ms)] if item.turn_id == self._turn else []
+            elif isinstance(item, _Control):
+                chunk = np.zeros(0, np.float32)
+                found = await self._control(item.action)
             else:
                 chunk = item
                 try:
@@ -235,6 +255,13 @@ class Listener:
         else:
             self._energy += float(chunk @ chunk)
         return self.endpointer.feed(chunk)
+
+    async def _control(self, action: str) -> list[SpeechStart | Pause | Utterance | Dropped]:
+        if action == "clear":
+            return [*self.endpointer.clear()]
+        if not self.endpointer.in_speech:
+            await self._send(ErrorEvent(0, "nothing to commit: no speech since the last utterance", "commit_empty"))
+        return [*self.endpointer.flush()]
 
     async def _vad_failed(self, err: Exception) -> list[SpeechStart | Pause | Utterance | Dropped]:
         """Start the detector afresh; an utterance in progress ends as a noise with the error."""

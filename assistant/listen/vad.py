@@ -154,6 +154,8 @@ class Endpointer:
         self._holding = False
         self._wait_ms = 0  # the endpoint of the current pause, once decided
         self._pauses = 0
+        self.silence_ends = True
+        """False: only :meth:`flush` (the client's commit) or the length limit ends an utterance."""
 
     @property
     def in_speech(self) -> bool:
@@ -181,7 +183,9 @@ class Endpointer:
         self._wait_ms = max(self.config.silence_ms, min(wait_ms, self.pause_hold_ms))
         return [self._finish(forced=False)] if self._silence * FRAME_MS >= self._wait_ms else []
 
-    def _endpoint_ms(self) -> int:
+    def _endpoint_ms(self) -> float:
+        if not self.silence_ends:
+            return float("inf")
         if not self._holding:
             return self.config.silence_ms
         return self._wait_ms or self.pause_hold_ms
@@ -206,8 +210,18 @@ class Endpointer:
         return out
 
     def flush(self) -> list[Utterance | Dropped]:
-        """End of stream: close an utterance in progress."""
+        """End of stream (or the client's commit): close an utterance in progress."""
         return [self._finish(forced=False)] if self._in_speech else []
+
+    def clear(self) -> list[Dropped]:
+        """Forget the audio so far (the client cleared its buffer): an utterance in progress is dropped."""
+        was_speech, start_ms = self._in_speech, self._start_frame * FRAME_MS
+        self._pending = np.zeros(0, dtype=np.float32)
+        self._preroll.clear()
+        self._frames = []
+        self._in_speech = self._holding = False
+        self._run = self._silence = self._speech_frames = 0
+        return [Dropped(start_ms, self._frame_index * FRAME_MS)] if was_speech else []
 
     def _step(self, frame: np.ndarray) -> list[SpeechStart | Pause | Utterance | Dropped]:
         cfg = self.config
