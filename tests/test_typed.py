@@ -54,7 +54,7 @@ def test_a_typed_message_is_understood_and_answered_like_speech() -> None:
 
     d = asyncio.run(run())
     typed = d.of(TextInput)
-    assert len(typed) == 1 and typed[0].text == "skill t1"  # whitespace folded
+    assert len(typed) == 1 and typed[0].text == "skill t1"  # type: ignore[attr-defined]  # whitespace folded
     first = typed[0].turn_id
     assert [e.text for e in d.of(ReplyDone, first)] == ["Skill answer t1."]  # type: ignore[attr-defined]
     assert d.of(ReplyAudio, first) and d.of(Understood, first)
@@ -183,8 +183,12 @@ def test_bad_typed_messages_and_settings_are_refused() -> None:
             for text in ("", "   ", "x" * 2001):
                 with pytest.raises(AssistantError, match="characters"):
                     await s.send_text(text)
-            for bad in ({"output_modalities": ["audio", "text"]}, {"turn_detection": {"type": "server_vad",
-                        "interrupt_response": False}}, {"turn_detection": {"type": "server_vad", "create_response": 1}}):
+            bads: list[dict[str, object]] = [
+                {"output_modalities": ["audio", "text"]},
+                {"turn_detection": {"type": "server_vad", "interrupt_response": False}},
+                {"turn_detection": {"type": "server_vad", "create_response": 1}},
+            ]
+            for bad in bads:
                 with pytest.raises(AssistantError):
                     s.update(bad)
             await s.end_audio()
