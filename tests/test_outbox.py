@@ -6,13 +6,14 @@ import asyncio
 
 import pytest
 
+from assistant.serve.dialects import AudioOut
 from assistant.serve.outbox import ClientStalled, Outbox
 
 FRAME_S = 0.02
 
 
-def header(turn: int) -> dict[str, object]:
-    return {"type": "response.audio.delta", "turn_id": turn}
+def frame(turn: int, pcm: bytes) -> AudioOut:
+    return AudioOut(('{"type": "response.audio.delta", "turn_id": %d}' % turn, pcm), FRAME_S, turn)
 
 
 def test_orchestration_audio_beyond_the_cap_is_dropped_and_said_once() -> None:
@@ -26,7 +27,7 @@ def test_orchestration_audio_beyond_the_cap_is_dropped_and_said_once() -> None:
 
         box = Outbox(slow_client, max_audio_s=1.0, stall_s=10)
         writer = asyncio.create_task(box.run())
-        kept = [box.put_audio(header(1), b"\0" * 640, FRAME_S) for _ in range(200)]  # 4 s of audio
+        kept = [box.put_audio(frame(1, b"\0" * 640)) for _ in range(200)]  # 4 s of audio
         assert sum(kept) <= 51 and box.waiting_audio_s <= 1.0  # memory stays bounded
         assert box.dropped_audio_frames >= 149
         box.put_event({"type": "response.done", "turn_id": 1})
@@ -54,9 +55,10 @@ def test_orchestration_an_interrupt_removes_the_waiting_audio_of_its_turn() -> N
         box = Outbox(client, max_audio_s=5.0)
         writer = asyncio.create_task(box.run())
         for _ in range(20):
-            box.put_audio(header(1), b"\1\0" * 320, FRAME_S)
+            box.put_audio(frame(1, b"\1\0" * 320))
+        box.drop_audio_of(1)
         box.put_event({"type": "interrupt", "turn_id": 1, "heard_text": ""})
-        box.put_audio(header(2), b"\2\0" * 320, FRAME_S)
+        box.put_audio(frame(2, b"\2\0" * 320))
         await asyncio.sleep(0)
         gate.set()
         while box._queue:

@@ -73,7 +73,12 @@ BAD_MESSAGES: list[tuple[str | bytes, str]] = [
     ("{not json", "bad_json"),
     ("[1, 2]", "bad_event"),
     ('{"type": 7}', "bad_event"),
-    ('{"type": "response.create"}', "bad_event"),
+    ('{"type": "response.cancel!"}', "bad_event"),
+    ('{"type": "response.create"}', "no_request"),  # nothing is held back to answer
+    ('{"type": "conversation.item.create", "item": {"role": "user", "content": [{"type": "input_audio"}]}}',
+     "bad_event"),
+    ('{"type": "conversation.item.create", "item": {"role": "user", "content": [{"type": "input_text", '
+     '"text": " "}]}}', "bad_text"),
     ('{"type": "conversation.item.truncate", "turn_id": "one", "audio_end_ms": 10}', "bad_event"),
     ('{"type": "conversation.item.truncate", "turn_id": 1, "audio_end_ms": -5}', "bad_event"),
     ('{"type": "session.update", "session": {"nbest": "five"}}', "bad_setting"),

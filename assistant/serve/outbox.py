@@ -8,8 +8,9 @@ nor stall the session. So every outgoing message passes through an
 - reply audio waiting to be sent is capped (``max_audio_s`` seconds); frames that
   would go beyond it are dropped, newest first, and the client gets one
   ``error`` event with code ``audio_dropped`` per run of drops;
-- an ``interrupt`` removes the waiting audio of the turn it cancels, so a slow
-  client does not hear a reply that was already stopped;
+- an interruption removes the waiting audio of the turn it cancels
+  (:meth:`Outbox.drop_audio_of`), so a slow client does not hear a reply that was
+  already stopped;
 - other events (small) are always queued, but if ``max_events`` of them are
   waiting, or one send has been blocked for ``stall_s``, the client is not
   reading: :meth:`Outbox.run` raises :class:`ClientStalled` and the connection is
@@ -26,6 +27,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..events import ErrorEvent
+from .dialects import AudioOut
+
+
+def _dropped_notice(turn_id: int, message: str) -> dict[str, Any]:
+    return ErrorEvent(turn_id, message, "audio_dropped").to_dict()
 
 
 class ClientStalled(Exception):
@@ -43,8 +49,11 @@ class Outbox:
     """Outgoing messages for one connection; :meth:`run` is the only writer."""
 
     def __init__(self, send: Callable[[str | bytes], Awaitable[None]], max_audio_s: float = 5.0,
-                 max_events: int = 1000, stall_s: float = 20.0) -> None:
+                 max_events: int = 1000, stall_s: float = 20.0,
+                 dropped_notice: Callable[[int, str], dict[str, Any]] = _dropped_notice) -> None:
+        """``dropped_notice(turn_id, message)``: the protocol's error event for dropped audio."""
         self._send = send
+        self._dropped_notice = dropped_notice
         self.max_audio_s = max_audio_s
         self.max_events = max_events
         self.stall_s = stall_s
@@ -64,25 +73,24 @@ class Outbox:
 
     def put_event(self, event: dict[str, Any]) -> None:
         """Queue a JSON event (never blocks)."""
-        if event.get("type") == "interrupt":
-            self._drop_turn_audio(event.get("turn_id"))
         self._events += 1
         self._queue.append(_Message((json.dumps(event),)))
         self._ready.set()
 
-    def put_audio(self, header: dict[str, Any], pcm: bytes, seconds: float) -> bool:
-        """Queue a reply audio frame with its header event; False if it was dropped."""
+    def put_audio(self, audio: AudioOut) -> bool:
+        """Queue a reply audio frame (with its header event, where the protocol has one); False if it was dropped."""
+        seconds = audio.seconds
         if self._audio_s + seconds > self.max_audio_s:
             self.dropped_audio_frames += 1
             if not self._dropping:
                 self._dropping = True
                 message = (f"the client is not taking reply audio fast enough; more than "
                            f"{self.max_audio_s:g} s are waiting, newer audio is dropped")
-                self.put_event(ErrorEvent(int(header.get("turn_id", 0)), message, "audio_dropped").to_dict())
+                self.put_event(self._dropped_notice(audio.turn_id, message))
             return False
         self._dropping = False
         self._audio_s += seconds
-        self._queue.append(_Message((json.dumps(header), pcm), seconds, header.get("turn_id")))
+        self._queue.append(_Message(audio.frames, seconds, audio.turn_id))
         self._ready.set()
         return True
 
@@ -94,7 +102,8 @@ class Outbox:
             await asyncio.sleep(0.01)
         return not (self._queue or self._sending)
 
-    def _drop_turn_audio(self, turn_id: object) -> None:
+    def drop_audio_of(self, turn_id: int) -> None:
+        """``turn_id`` was interrupted: its waiting audio goes."""
         kept = [m for m in self._queue if not (m.audio_s and m.turn_id == turn_id)]
         self._audio_s = sum(m.audio_s for m in kept)
         self._queue = deque(kept)

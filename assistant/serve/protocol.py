@@ -1,6 +1,8 @@
-"""The client side of the WebSocket protocol: parse and validate what a client sends.
+"""The client side of the ``/ws`` protocol: parse and validate what a client sends.
 
-Every message a client can send becomes one typed :class:`ClientEvent`, or a
+The commands (:data:`ClientEvent`) are the same for both protocols; the Realtime one
+(:mod:`.realtime`) parses its own messages into them. Every message a client can
+send becomes one typed :class:`ClientEvent`, or a
 :class:`ProtocolError` carrying the ``code`` and a message for the ``error`` event
 sent back. Nothing else escapes :func:`parse_client_message`, whatever the input
 (the fuzz tests hold it to that). Settings inside ``session.update`` are checked
@@ -42,9 +44,13 @@ class InputEnd:
 
 @dataclass(frozen=True)
 class SessionUpdate:
-    """``session.update``: change this session's settings (validated by the session)."""
+    """``session.update``: change this session's settings (validated by the session).
+
+    ``extra``: what the protocol itself keeps (Realtime's output format, instructions),
+    applied by it only once the session took ``settings``."""
 
     settings: dict[str, Any]
+    extra: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -55,11 +61,74 @@ class Truncate:
     audio_end_ms: float
 
 
-ClientEvent = AudioIn | InputEnd | SessionUpdate | Truncate
+@dataclass(frozen=True)
+class TextIn:
+    """``conversation.item.create`` with a user message: a typed request (held unless ``respond``)."""
+
+    text: str
+    respond: bool
+    item_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Commit:
+    """``input_audio_buffer.commit``: the utterance in progress is over."""
+
+
+@dataclass(frozen=True)
+class Clear:
+    """``input_audio_buffer.clear``: forget the audio not yet taken as an utterance."""
+
+
+@dataclass(frozen=True)
+class Respond:
+    """``response.create``: answer the held request."""
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """``response.cancel``: stop the reply under way."""
+
+
+ClientEvent = AudioIn | InputEnd | SessionUpdate | Truncate | TextIn | Commit | Clear | Respond | Cancel
 
 #: The client event types, for the error message that lists them.
-CLIENT_EVENT_TYPES = ("input_audio_buffer.append", "input_audio_buffer.end", "session.update",
-                      "conversation.item.truncate")
+CLIENT_EVENT_TYPES = ("input_audio_buffer.append", "input_audio_buffer.commit", "input_audio_buffer.clear",
+                      "input_audio_buffer.end", "session.update", "conversation.item.create",
+                      "conversation.item.truncate", "response.create", "response.cancel")
+
+#: Events with no fields to check, the same in both protocols.
+BARE_EVENTS: dict[str, ClientEvent] = {"input_audio_buffer.commit": Commit(), "input_audio_buffer.clear": Clear(),
+                                       "response.create": Respond(), "response.cancel": Cancel()}
+
+
+def user_text(event: dict[str, Any]) -> tuple[str, str | None]:
+    """The text and item id of ``conversation.item.create``: a user ``message`` with ``input_text``."""
+    item = event.get("item")
+    if not isinstance(item, dict) or item.get("type", "message") != "message" or item.get("role") != "user":
+        raise ProtocolError("bad_event", "conversation.item.create needs 'item': a user message "
+                            "({\"type\": \"message\", \"role\": \"user\", \"content\": [...]})")
+    content = item.get("content")
+    if not isinstance(content, list) or not content or not all(
+            isinstance(c, dict) and c.get("type") == "input_text" and isinstance(c.get("text"), str) for c in content):
+        raise ProtocolError("bad_event", "conversation.item.create: the message's 'content' must be parts "
+                            "{\"type\": \"input_text\", \"text\": ...} (typed text; audio goes through "
+                            "input_audio_buffer.append)")
+    item_id = item.get("id")
+    if item_id is not None and (not isinstance(item_id, str) or not 0 < len(item_id) <= 64):
+        raise ProtocolError("bad_event", "conversation.item.create: 'id' must be a string of 1 to 64 characters")
+    return " ".join(c["text"] for c in content), item_id
+
+
+def b64_audio(event: dict[str, Any]) -> AudioIn:
+    """The PCM of ``input_audio_buffer.append`` (``audio``: base64)."""
+    data = event.get("audio")
+    if not isinstance(data, str):
+        raise ProtocolError("bad_event", "input_audio_buffer.append needs 'audio': base64 PCM16")
+    try:
+        return _audio(base64.b64decode(data, validate=True))
+    except (binascii.Error, ValueError):
+        raise ProtocolError("bad_audio", "input_audio_buffer.append: 'audio' is not valid base64") from None
 
 
 def _audio(pcm: bytes) -> AudioIn:
@@ -73,6 +142,17 @@ def _short(message: str) -> str:
     return message if len(message) <= 80 else message[:77] + "..."
 
 
+def json_event(message: str) -> dict[str, Any]:
+    """A text message as a JSON object with a string ``type``."""
+    try:
+        event = json.loads(message)
+    except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
+        raise ProtocolError("bad_json", f"not JSON: {_short(message)!r}") from None
+    if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+        raise ProtocolError("bad_event", "an event is a JSON object with a string 'type'")
+    return event
+
+
 def parse_client_message(message: str | bytes) -> ClientEvent:
     """One WebSocket message from a client as a typed event.
 
@@ -81,21 +161,18 @@ def parse_client_message(message: str | bytes) -> ClientEvent:
     """
     if isinstance(message, bytes):
         return _audio(message)
-    try:
-        event = json.loads(message)
-    except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
-        raise ProtocolError("bad_json", f"not JSON: {_short(message)!r}") from None
-    if not isinstance(event, dict) or not isinstance(event.get("type"), str):
-        raise ProtocolError("bad_event", "an event is a JSON object with a string 'type'")
+    event = json_event(message)
     kind = event["type"]
     if kind == "input_audio_buffer.append":
-        data = event.get("audio")
-        if not isinstance(data, str):
-            raise ProtocolError("bad_event", "input_audio_buffer.append needs 'audio': base64 PCM16")
-        try:
-            return _audio(base64.b64decode(data, validate=True))
-        except (binascii.Error, ValueError):
-            raise ProtocolError("bad_audio", "input_audio_buffer.append: 'audio' is not valid base64") from None
+        return b64_audio(event)
+    if kind in BARE_EVENTS:
+        return BARE_EVENTS[kind]
+    if kind == "conversation.item.create":
+        text, item_id = user_text(event)
+        respond = event.get("respond", True)
+        if not isinstance(respond, bool):
+            raise ProtocolError("bad_event", "conversation.item.create: 'respond' must be true or false")
+        return TextIn(text, respond, item_id)
     if kind == "input_audio_buffer.end":
         return InputEnd()
     if kind == "session.update":
@@ -110,4 +187,8 @@ def parse_client_message(message: str | bytes) -> ClientEvent:
         if isinstance(end, bool) or not isinstance(end, (int, float)) or not math.isfinite(end) or end < 0:
             raise ProtocolError("bad_event", "conversation.item.truncate needs 'audio_end_ms': a number >= 0")
         return Truncate(turn, float(end))
-    raise ProtocolError("bad_event", f"unknown event type {_short(kind)!r}; expected one of {', '.join(CLIENT_EVENT_TYPES)}")
+    raise unknown_type(kind, CLIENT_EVENT_TYPES)
+
+
+def unknown_type(kind: str, known: tuple[str, ...]) -> ProtocolError:
+    return ProtocolError("bad_event", f"unknown event type {_short(kind)!r}; expected one of {', '.join(known)}")

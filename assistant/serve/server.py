@@ -1,9 +1,11 @@
 """WebSocket server carrying sessions, plus the static browser page from ``web/``.
 
-Protocol (see docs/PROTOCOL.md): connect to ``/ws``. Binary frames from the client
-are 16-bit little-endian mono PCM at 16 kHz; binary frames from the server are reply
-audio at the rate announced in ``session.created``. Text frames are JSON events with
-a ``type``.
+Two protocols (docs/PROTOCOL.md), the same limits and access rules for both:
+
+- ``/ws``: binary frames from the client are 16-bit little-endian mono PCM at 16 kHz,
+  binary frames from the server reply audio at the rate in ``session.created``; text
+  frames are JSON events with a ``type``.
+- ``/v1/realtime``: OpenAI's Realtime protocol (:mod:`.realtime`), for stock clients.
 """
 
 from __future__ import annotations
@@ -31,14 +33,28 @@ from websockets.http11 import Request, Response
 from ..api import Assistant
 from ..conversation.session import Session
 from ..errors import AssistantError
-from ..events import ErrorEvent, ReplyAudio
+from ..events import Interrupted
 from ..models import PROJECT_ROOT
+from .dialects import AudioOut, Dialect, Outgoing, WsDialect
 from .limits import ServerLimits, TokenBucket
 from .memory import trimmer
 from .outbox import ClientStalled, Outbox
-from .protocol import AudioIn, ClientEvent, InputEnd, ProtocolError, SessionUpdate, Truncate, parse_client_message
+from .protocol import (
+    AudioIn,
+    Cancel,
+    Clear,
+    ClientEvent,
+    Commit,
+    InputEnd,
+    ProtocolError,
+    Respond,
+    SessionUpdate,
+    TextIn,
+    Truncate,
+)
+from .realtime import REALTIME_PATH, RealtimeDialect
 
-__all__ = ["WS_PATH", "Server", "ServerLimits", "serve", "start_server"]
+__all__ = ["REALTIME_PATH", "WS_PATH", "Server", "ServerLimits", "serve", "start_server"]
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +92,14 @@ def _static_response(root: Path, url_path: str) -> Response:
     return Response(status.value, status.phrase, headers, body)
 
 
+def _send(outbox: Outbox, messages: list[Outgoing]) -> None:
+    for message in messages:
+        if isinstance(message, AudioOut):
+            outbox.put_audio(message)
+        else:
+            outbox.put_event(message)
+
+
 @dataclass(frozen=True)
 class Close:
     """Why the server ends a connection: a WebSocket close code and a reason."""
@@ -105,12 +129,12 @@ class Server:
 
     def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
-        if request.path.split("?", 1)[0] == WS_PATH or upgrade:
+        if request.path.split("?", 1)[0] in (WS_PATH, REALTIME_PATH) or upgrade:
             if not self._origin_allowed(request):
                 return connection.respond(http.HTTPStatus.FORBIDDEN, "origin not allowed\n")
             if self.limits.token and not self._authorised(request):
                 return connection.respond(http.HTTPStatus.UNAUTHORIZED, "a valid token is required\n")
-            return None  # go on with the WebSocket handshake (on /ws, or any path a client upgrades)
+            return None  # go on with the WebSocket handshake (/v1/realtime, else /ws on any path)
         return _static_response(self.web_root, request.path)
 
     def _origin_allowed(self, request: Request) -> bool:
@@ -145,21 +169,23 @@ class Server:
 
     async def _serve_session(self, ws: ServerConnection) -> None:
         session = self.assistant.session()
+        realtime = ws.request is not None and ws.request.path.split("?", 1)[0] == REALTIME_PATH
+        dialect: Dialect = RealtimeDialect(session) if realtime else WsDialect()
         await session.start()
         lim = self.limits
-        outbox = Outbox(ws.send, lim.out_audio_s, lim.out_events, lim.stall_timeout_s)
+        outbox = Outbox(ws.send, lim.out_audio_s, lim.out_events, lim.stall_timeout_s,
+                        lambda turn, message: dialect.error(ProtocolError("audio_dropped", message)))
         self.connections[session.id] = Connection(session, outbox)
-        log.info("session %s opened", session.id)
+        log.info("session %s opened (%s)", session.id, "realtime" if realtime else "ws")
 
         async def pump() -> None:
             async for ev in session.events():
-                if isinstance(ev, ReplyAudio):
-                    outbox.put_audio(ev.to_dict(), ev.pcm, len(ev.pcm) / 2 / ev.sample_rate)
-                else:
-                    outbox.put_event(ev.to_dict())
+                if isinstance(ev, Interrupted):
+                    outbox.drop_audio_of(ev.turn_id)
+                _send(outbox, dialect.outgoing(ev))
 
         pumper = asyncio.create_task(pump(), name=f"{session.id}:pump")
-        reader = asyncio.create_task(self._read(ws, session, outbox), name=f"{session.id}:read")
+        reader = asyncio.create_task(self._read(ws, session, outbox, dialect), name=f"{session.id}:read")
         writer = asyncio.create_task(outbox.run(), name=f"{session.id}:write")
         close = Close(1000, "")
         try:
@@ -200,7 +226,7 @@ class Server:
             async for _ in ws:
                 pass
 
-    async def _read(self, ws: ServerConnection, session: Session, outbox: Outbox) -> Close | None:
+    async def _read(self, ws: ServerConnection, session: Session, outbox: Outbox, dialect: Dialect) -> Close | None:
         """Read the client's messages until it goes; returns why the server closes, if it does."""
         lim = self.limits
         messages = TokenBucket(lim.messages_per_s, lim.messages_burst)
@@ -216,7 +242,7 @@ class Server:
             except ConnectionClosed:
                 return None
             try:
-                event = parse_client_message(message)
+                event = dialect.parse(message)
                 rate_error = self._rate_error(event, messages, audio, session)
                 if rate_error is not None:
                     refused += 1
@@ -228,10 +254,10 @@ class Server:
                     continue
                 refused = 0
                 told.clear()
-                await self._apply(event, session, outbox)
+                _send(outbox, dialect.answered(event, await self._apply(event, session)))
             except AssistantError as err:
-                code = err.code if isinstance(err, ProtocolError) else "bad_audio"
-                outbox.put_event(ErrorEvent(0, str(err), code).to_dict())
+                outbox.put_event(dialect.error(err if isinstance(err, ProtocolError) else ProtocolError("bad_audio",
+                                                                                                       str(err))))
 
     def _rate_error(self, event: ClientEvent, messages: TokenBucket, audio: TokenBucket,
                     session: Session) -> ProtocolError | None:
@@ -243,7 +269,9 @@ class Server:
                                  "faster than real time; it is being dropped")
         return None
 
-    async def _apply(self, event: ClientEvent, session: Session, outbox: Outbox) -> None:
+    @staticmethod
+    async def _apply(event: ClientEvent, session: Session) -> object:
+        """Carry a command out on the session; returns what the protocol may report of it."""
         if isinstance(event, AudioIn):
             if not session.input_open:
                 raise ProtocolError("input_closed", "audio after input_audio_buffer.end is ignored; "
@@ -253,13 +281,25 @@ class Server:
             await session.end_audio()
         elif isinstance(event, SessionUpdate):
             try:
-                applied = session.update(event.settings)
+                return session.update(event.settings)
             except AssistantError as err:
                 raise ProtocolError("bad_setting", str(err)) from None
-            outbox.put_event({"type": "session.updated", "turn_id": 0, "session": applied})
         elif isinstance(event, Truncate):
-            session.report_playback(event.turn_id, event.audio_end_ms)
-
+            return session.report_playback(event.turn_id, event.audio_end_ms)
+        elif isinstance(event, TextIn):
+            try:
+                return await session.send_text(event.text, event.respond)
+            except AssistantError as err:
+                raise ProtocolError("bad_text", str(err)) from None
+        elif isinstance(event, Commit):
+            await session.commit_audio()
+        elif isinstance(event, Clear):
+            await session.clear_audio()
+        elif isinstance(event, Respond):
+            session.respond()
+        elif isinstance(event, Cancel):
+            return session.cancel_reply()
+        return None
 
     async def listen(self, host: str = "127.0.0.1", port: int = 8765) -> WsServer:
         """Start serving on ``host:port`` (port 0 picks a free one); close the returned server to stop."""
