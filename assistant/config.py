@@ -180,6 +180,9 @@ class LLMConfig:
     n_ctx: int = 2048
     n_threads: int = 2
     max_tokens: int = 96
+    instructions: str = ""
+    """The client's own instructions (Realtime's ``instructions``), added to the system prompt:
+    the shared prompt stays the cached prefix, so they cost only their own tokens."""
     temperature: float = 0.0
     """Greedy: a voice assistant's facts should not change from one asking to the next (and
     benchmarks that compare prompts then measure the prompts, not sampling)."""

@@ -173,11 +173,13 @@ class FakeLLM:
     def __init__(self, faults: Faults, words: int = 8) -> None:
         self.faults, self.words = faults, words
         self.calls = 0
+        self.seen: list[Message] = []  # the messages of the latest call
         self.prefills: list[tuple[int, str | None]] = []
 
     def stream(self, messages: list[Message], cancel: Cancelled, grammar: str | None = None,
                max_tokens: int | None = None) -> Iterator[str]:
         self.calls += 1
+        self.seen = messages
         request = messages[-1].content
         tag = tag_of(request)
         if grammar:

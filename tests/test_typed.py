@@ -196,3 +196,21 @@ def test_bad_typed_messages_and_settings_are_refused() -> None:
                 await s.send_text("hello")
 
     asyncio.run(run())
+
+
+def test_instructions_join_the_system_prompt_of_this_session_only() -> None:
+    async def run() -> tuple[FakeAssistant, str, str]:
+        b = bot()
+        async with Driver(b.session()) as d, Driver(b.session()) as other:
+            assert d.session.update({"instructions": " Answer like a pirate. "}) == {
+                "instructions": " Answer like a pirate. "}
+            turn = await d.session.send_text("hello t0")
+            await until(d, lambda: d.ends_of(turn))
+            mine = b.fake_llm.seen[0].content
+            turn = await other.session.send_text("hello t2")
+            await until(other, lambda: other.ends_of(turn))
+            return b, mine, b.fake_llm.seen[0].content
+
+    _b, mine, theirs = asyncio.run(run())
+    assert mine.endswith("\n\nAnswer like a pirate.") and mine.startswith(theirs)  # the shared prompt stays the prefix
+    assert "pirate" not in theirs

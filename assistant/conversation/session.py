@@ -67,7 +67,7 @@ class Session:
         # A copy: settings a client changes apply to this session only.
         self.config = copy.deepcopy(config or assistant.config)
         self.id = uuid.uuid4().hex[:12]
-        self.history = History()
+        self.history = History(instructions=self.config.llm.instructions)
         self.turns = TurnTable(self.KEEP_TURNS)
         self.timers = Timers(on_fire=self._timer_fired)
         self.listener = assistant.listener(self.config, self.turns.open_id, self.turns.clock)
@@ -207,6 +207,7 @@ class Session:
         Raises :class:`~assistant.errors.AssistantError` naming the bad setting.
         """
         applied = apply_settings(settings, self.config, self.input)
+        self.history.instructions = self.config.llm.instructions
         self.listener.settings_changed()  # the base settings; a speaking-time overlay stays on top
         return applied
 

@@ -24,6 +24,9 @@ UPDATABLE: dict[str, tuple[str, str, type, float, float]] = {
 #: Input rates a client may declare (``input_sample_rate``); audio is resampled to 16 kHz.
 INPUT_RATES = (8000, 16000, 22050, 24000, 32000, 44100, 48000)
 
+#: Instructions longer than this are refused (~1000 tokens: half the LLM's context).
+MAX_INSTRUCTIONS = 4000
+
 _STREAM = ("input_audio_format", "input_sample_rate")  # how the audio arrives, not a config field
 
 
@@ -60,6 +63,12 @@ def _turn_detection(value: object) -> dict[str, object]:
     return changes
 
 
+def _instructions(value: object) -> dict[str, object]:
+    if not isinstance(value, str) or len(value) > MAX_INSTRUCTIONS:
+        raise AssistantError(f"instructions must be a string of at most {MAX_INSTRUCTIONS} characters")
+    return {"llm.instructions": value.strip()}
+
+
 def _modalities(value: object) -> dict[str, object]:
     """Realtime's ``output_modalities``: ``["audio"]`` (speech, with its transcript) or ``["text"]``."""
     if value not in (["audio"], ["text"]):
@@ -68,7 +77,7 @@ def _modalities(value: object) -> dict[str, object]:
 
 
 #: Settings in OpenAI Realtime's shapes, each checked by its own function.
-_SHAPED = {"turn_detection": _turn_detection, "output_modalities": _modalities}
+_SHAPED = {"turn_detection": _turn_detection, "output_modalities": _modalities, "instructions": _instructions}
 
 
 def _number(name: str, value: object, kind: type, lo: float, hi: float) -> int | float:

@@ -29,6 +29,8 @@ class History:
     max_turns: int = 8
     drop: int = 4
     exchanges: list[Exchange] = field(default_factory=list)
+    instructions: str = ""
+    """What the client asked the assistant to keep in mind (read with the system prompt)."""
 
     def add(self, user: str, assistant: str = "") -> Exchange:
         """Append an exchange (moving the window past ``max_turns``) and return it for later edits."""
@@ -51,7 +53,7 @@ class History:
     def before(self, ex: Exchange | None) -> History:
         """The history up to, not including, ``ex`` (all of it for None)."""
         idx = next((i for i, e in enumerate(self.exchanges) if e is ex), len(self.exchanges))
-        return History(self.max_turns, self.drop, self.exchanges[:idx])
+        return History(self.max_turns, self.drop, self.exchanges[:idx], self.instructions)
 
     @property
     def messages(self) -> list[Message]:

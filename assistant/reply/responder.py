@@ -46,7 +46,8 @@ class Responder:
 
     def prompt(self, user_text: str, history: History) -> list[Message]:
         """The messages sent to the LLM for this turn."""
-        return [Message("system", SYSTEM_PROMPT), *history.messages, Message("user", user_text)]
+        system = f"{SYSTEM_PROMPT}\n\n{history.instructions}" if history.instructions else SYSTEM_PROMPT
+        return [Message("system", system), *history.messages, Message("user", user_text)]
 
     def request_text(self, u: Understanding) -> str:
         """The user message for an LLM turn: the request as heard, or only its best text."""

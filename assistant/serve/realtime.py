@@ -96,7 +96,8 @@ class RealtimeDialect:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.options = RealtimeOptions()
-        self._ids = itertools.count(1)
+        self._ids = itertools.count(1)  # event ids
+        self._responses = itertools.count(1)
         self._replies: OrderedDict[int, _Reply] = OrderedDict()
         self._items: OrderedDict[str, int] = OrderedDict()  # item id -> turn
         self._last_item: str | None = None
@@ -259,7 +260,7 @@ class RealtimeDialect:
         """The response's opening events, the first time anything of it goes out."""
         if reply.response_id:
             return []
-        n = next(self._ids)
+        n = next(self._responses)
         reply.response_id, reply.item_id = f"resp_{n:04d}", f"item_{n:04d}_assistant"
         self._items[reply.item_id] = reply.turn_id
         if self.options.output_rate != self._tts_rate:
@@ -291,7 +292,8 @@ class RealtimeDialect:
                     self._event("response.output_audio_transcript.done", **where, transcript=text)]
         else:
             out.append(self._event("response.output_text.done", **where, text=text))
-        item = self._assistant_item(reply, "completed" if status == "completed" else "incomplete", [self._part(text)])
+        item = self._assistant_item(reply, "completed" if status == "completed" else "incomplete",
+                                    [self._part(text, in_item=True)])
         details = {"type": status, "reason": reason} if reason else None
         out += [self._event("response.content_part.done", **where, part=self._part(text)),
                 self._event("response.output_item.done", response_id=rid, output_index=0, item=item),
@@ -299,8 +301,11 @@ class RealtimeDialect:
                 self._event("response.done", response=self._response(reply, status, [item], details))]
         return out
 
-    def _part(self, text: str) -> dict[str, Any]:
-        return {"type": "audio", "transcript": text} if self.options.speaks else {"type": "text", "text": text}
+    def _part(self, text: str, in_item: bool = False) -> dict[str, Any]:
+        """The reply's content: a part event's ``audio``/``text``, an item's ``output_audio``/``output_text``."""
+        prefix = "output_" if in_item else ""
+        return {"type": f"{prefix}audio", "transcript": text} if self.options.speaks else \
+            {"type": f"{prefix}text", "text": text}
 
     def _part_event(self, kind: str, reply: _Reply, **fields: Any) -> dict[str, Any]:
         """A delta of the reply: its ``audio``, or its text (the audio's transcript, or the text itself)."""
@@ -328,7 +333,9 @@ class RealtimeDialect:
     # -- bookkeeping ------------------------------------------------------------------
 
     def _session_object(self) -> dict[str, Any]:
-        return self.options.session_object(self.session.id, self.session.input_sample_rate, self.session.config.turn)
+        cfg = self.session.config
+        return self.options.session_object(self.session.id, self.session.input_sample_rate, cfg.turn,
+                                           cfg.llm.instructions)
 
     def _remember(self, turn_id: int, reply: _Reply) -> _Reply:
         self._replies[turn_id] = reply

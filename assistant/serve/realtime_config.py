@@ -2,8 +2,8 @@
 
 A Realtime session object nests what our sessions keep flat: ``audio.input.format``
 is our ``input_sample_rate``, ``audio.input.turn_detection`` our ``turn_detection``,
-``output_modalities`` our text-only switch. The output format, the voice name and the
-instructions are the protocol's own (:class:`RealtimeOptions`). Parameters a stock
+``output_modalities`` our text-only switch, ``instructions`` ours. The output format and
+the voice name are the protocol's own (:class:`RealtimeOptions`). Parameters a stock
 client sends that change nothing here (transcription model, noise reduction, tracing,
 ``max_output_tokens`` ...) are accepted and listed in docs/PROTOCOL.md; unknown ones
 and those we cannot honour (tools, G.711 audio) are refused with a clear error.
@@ -35,7 +35,6 @@ class RealtimeOptions:
     output_rate: int = REALTIME_RATE
     speaks: bool = True
     voice: str = "default"
-    instructions: str = ""
 
     @property
     def modalities(self) -> list[str]:
@@ -47,7 +46,7 @@ class RealtimeOptions:
     def with_changes(self, extra: dict[str, Any], input_rate: int) -> RealtimeOptions:
         return replace(self, input_rate=input_rate, **extra)
 
-    def session_object(self, session_id: str, input_rate: int, turn: TurnConfig) -> dict[str, Any]:
+    def session_object(self, session_id: str, input_rate: int, turn: TurnConfig, instructions: str) -> dict[str, Any]:
         detection: dict[str, Any] | None
         if turn.type == "none":
             detection = None
@@ -58,7 +57,7 @@ class RealtimeOptions:
             detection = {"type": "server_vad", "create_response": turn.create_response, "interrupt_response": True}
         return {
             "type": "realtime", "object": "realtime.session", "id": session_id, "model": "assistant",
-            "output_modalities": self.modalities, "instructions": self.instructions,
+            "output_modalities": self.modalities, "instructions": instructions,
             "audio": {
                 "input": {"format": {"type": "audio/pcm", "rate": input_rate}, "turn_detection": detection,
                           "transcription": {"model": "whisper-tiny.en"}, "noise_reduction": None},
@@ -133,11 +132,13 @@ def session_settings(value: object) -> tuple[dict[str, Any], dict[str, Any]]:
         # The beta protocol's ["text", "audio"] meant speech with its transcript: our ["audio"].
         settings["output_modalities"] = ["audio"] if "audio" in modalities else ["text"]
         extra["speaks"] = "audio" in modalities
-    for key, holder in (("instructions", s), ("voice", out), ("voice", s)):
-        if key in holder:
-            if not isinstance(holder[key], str) or len(holder[key]) > 4000:
-                raise _bad(f"{key} must be a string (at most 4000 characters)")
-            extra[key] = holder[key]
+    if "instructions" in s:
+        settings["instructions"] = s["instructions"]
+    for holder in (out, s):
+        if "voice" in holder:
+            if not isinstance(holder["voice"], str) or not 0 < len(holder["voice"]) <= 64:
+                raise _bad("voice must be a name (a string of 1 to 64 characters)")
+            extra["voice"] = holder["voice"]  # one voice here: the name is kept, not used
     if "speed" in out and out["speed"] != 1.0 and out["speed"] != 1:
         raise _bad("session.audio.output.speed: only 1.0 is supported")
     return settings, extra
