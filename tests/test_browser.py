@@ -48,6 +48,13 @@ def server_url(assistant: Assistant) -> Iterator[str]:
     thread.join(timeout=10)
 
 
+def chromium_args(mic: Path) -> list[str]:
+    return ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={mic}", "--autoplay-policy=no-user-gesture-required"]
+
+
 def test_page_hears_the_microphone_and_plays_the_reply(server_url: str, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -56,15 +63,7 @@ def test_page_hears_the_microphone_and_plays_the_reply(server_url: str, tmp_path
     sf.write(mic, np.concatenate([np.zeros(8000, np.float32), speech, np.zeros(16000 * 6, np.float32)]), 16000)
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-audio-capture={mic}", "--autoplay-policy=no-user-gesture-required",
-            ],
-        )
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=chromium_args(mic))
         page = browser.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
@@ -81,4 +80,30 @@ def test_page_hears_the_microphone_and_plays_the_reply(server_url: str, tmp_path
             assert not errors, errors
         finally:
             page.screenshot(path=str(ARTIFACTS / "browser.png"), full_page=True)
+            browser.close()
+
+
+def test_a_typed_message_is_answered_without_the_microphone(server_url: str, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    mic = tmp_path / "silence.wav"
+    sf.write(mic, np.zeros(16000, np.float32), 16000)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=chromium_args(mic))
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        try:
+            page.goto(server_url)
+            page.fill("#text", "What is 12 times 3?")
+            page.press("#text", "Enter")
+            page.wait_for_selector(".turn.typed", timeout=30_000)
+            assert page.inner_text(".turn.typed .final") == "What is 12 times 3?"
+            page.wait_for_function("window.assistantStats.playedSamples > 11025", timeout=60_000)
+            reply = page.inner_text(".turn.typed .reply .text")
+            assert "36" in reply or "thirty-six" in reply.lower(), reply
+            assert page.evaluate("window.assistantStats.framesSent") == 0  # no microphone was opened
+            assert not errors, errors
+        finally:
+            page.screenshot(path=str(ARTIFACTS / "browser-typed.png"), full_page=True)
             browser.close()

@@ -1,7 +1,7 @@
 // The browser client: microphone to the server, replies to the speakers, and what happens on screen.
 
 const $ = (id) => document.getElementById(id);
-const state = { ws: null, ctx: null, stream: null, capture: null, playback: null, turns: new Map(), played: {} };
+const state = { ws: null, ready: null, ctx: null, stream: null, capture: null, playback: null, turns: new Map(), played: {} };
 // Exposed for the end-to-end test (and for the curious, in the console).
 window.assistantStats = { framesSent: 0, audioFramesReceived: 0, playedSamples: 0, events: [] };
 
@@ -52,7 +52,7 @@ function onEvent(ev) {
   switch (ev.type) {
     case "session.created":
       state.playback.port.postMessage({ type: "rate", rate: ev.output_sample_rate });
-      setStatus("Listening: speak any time, and cut in whenever you like.", "ok");
+      setStatus(state.stream ? "Listening: speak any time, and cut in whenever you like." : "Connected: type a message", "ok");
       break;
     case "input_audio_buffer.speech_started":
       mark(t, "started");
@@ -63,6 +63,10 @@ function onEvent(ev) {
       break;
     case "input_audio_buffer.speech_stopped":
       mark(t, "stopped");
+      break;
+    case "conversation.item.input_text":
+      t.el.classList.add("typed");
+      t.el.querySelector(".final").textContent = ev.text;
       break;
     case "conversation.item.input_audio_transcription.completed":
       t.el.querySelector(".partial").textContent = "";
@@ -108,6 +112,62 @@ function onEvent(ev) {
   }
 }
 
+// The connection and the speakers; the microphone joins when the person presses Start.
+function connect() {
+  if (state.ready) return state.ready;
+  state.ctx = new AudioContext();
+  state.ready = (async () => {
+    await state.ctx.audioWorklet.addModule("worklets.js");
+    state.playback = new AudioWorkletNode(state.ctx, "playback-processor");
+    state.playback.connect(state.ctx.destination);
+    state.playback.port.onmessage = (e) => {
+      if (e.data.type === "played") {
+        state.played = e.data.played;
+        window.assistantStats.playedSamples = Object.values(e.data.played).reduce((a, b) => a + b, 0);
+      }
+    };
+    setStatus("Connecting…");
+    const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
+    ws.binaryType = "arraybuffer";
+    state.ws = ws;
+    let audioTurn = 0;
+    ws.onmessage = (e) => {
+      if (typeof e.data === "string") {
+        const ev = JSON.parse(e.data);
+        if (ev.type === "session.created") state.outRate = ev.output_sample_rate;
+        if (ev.type === "response.audio.delta") { audioTurn = ev.turn_id; mark(turn(ev.turn_id), "firstAudio"); return; }
+        onEvent(ev);
+      } else {
+        window.assistantStats.audioFramesReceived++;
+        state.playback.port.postMessage({ type: "audio", pcm: e.data, turn: audioTurn }, [e.data]);
+      }
+    };
+    ws.onclose = (e) => {
+      if (state.ws !== ws) return;
+      stop();
+      const why = {
+        1000: "The assistant ended the conversation",
+        1001: "The assistant server is shutting down",
+        1008: "The assistant closed the connection",
+        1009: "A message was too big for the assistant",
+        1013: "The assistant is busy with other conversations; try again in a minute",
+      }[e.code];
+      showError(why ? `${why}${e.reason ? ` (${e.reason})` : ""}. Press Start talking to begin again.`
+                    : "The connection to the assistant was lost. Is `assistant serve` still running?");
+    };
+    await new Promise((resolve, reject) => {
+      ws.onopen = resolve;
+      ws.onerror = () => {
+        showError("Cannot reach the assistant server. Start it with `make run` and reload this page.");
+        reject(new Error("no connection"));
+      };
+    });
+    $("stop").disabled = false;
+  })();
+  state.ready.catch(() => stop());
+  return state.ready;
+}
+
 async function start() {
   showError("");
   $("start").disabled = true;
@@ -118,61 +178,34 @@ async function start() {
     });
   } catch (err) {
     $("start").disabled = false;
-    setStatus("Stopped", "bad");
+    setStatus(state.ws ? "Connected: type a message" : "Stopped", state.ws ? "ok" : "bad");
     showError(err && err.name === "NotAllowedError"
       ? "Microphone permission was refused. Allow the microphone for this page (the icon in the address bar) and press Start again."
       : `No microphone could be opened (${err && err.name ? err.name : err}). Plug one in, or check that no other program holds it.`);
     return;
   }
-  state.ctx = new AudioContext();
-  await state.ctx.audioWorklet.addModule("worklets.js");
+  await connect();
   const source = state.ctx.createMediaStreamSource(state.stream);
   state.capture = new AudioWorkletNode(state.ctx, "capture-processor");
-  state.playback = new AudioWorkletNode(state.ctx, "playback-processor");
-  state.playback.connect(state.ctx.destination);
-  state.playback.port.onmessage = (e) => {
-    if (e.data.type === "played") {
-      state.played = e.data.played;
-      window.assistantStats.playedSamples = Object.values(e.data.played).reduce((a, b) => a + b, 0);
-    }
-  };
   source.connect(state.capture);
-  setStatus("Connecting…");
-  const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
-  ws.binaryType = "arraybuffer";
-  state.ws = ws;
-  let audioTurn = 0;
-  ws.onmessage = (e) => {
-    if (typeof e.data === "string") {
-      const ev = JSON.parse(e.data);
-      if (ev.type === "session.created") state.outRate = ev.output_sample_rate;
-      if (ev.type === "response.audio.delta") { audioTurn = ev.turn_id; mark(turn(ev.turn_id), "firstAudio"); return; }
-      onEvent(ev);
-    } else {
-      window.assistantStats.audioFramesReceived++;
-      state.playback.port.postMessage({ type: "audio", pcm: e.data, turn: audioTurn }, [e.data]);
-    }
+  state.capture.port.onmessage = (e) => {
+    if (state.ws && state.ws.readyState === WebSocket.OPEN) { state.ws.send(e.data); window.assistantStats.framesSent++; }
   };
-  ws.onopen = () => {
-    state.capture.port.onmessage = (e) => {
-      if (ws.readyState === WebSocket.OPEN) { ws.send(e.data); window.assistantStats.framesSent++; }
-    };
-    $("stop").disabled = false;
-  };
-  ws.onclose = (e) => {
-    if (state.ws !== ws) return;
-    stop();
-    const why = {
-      1000: "The assistant ended the conversation",
-      1001: "The assistant server is shutting down",
-      1008: "The assistant closed the connection",
-      1009: "A message was too big for the assistant",
-      1013: "The assistant is busy with other conversations; try again in a minute",
-    }[e.code];
-    showError(why ? `${why}${e.reason ? ` (${e.reason})` : ""}. Press Start talking to begin again.`
-                  : "The connection to the assistant was lost. Is `assistant serve` still running?");
-  };
-  ws.onerror = () => showError("Cannot reach the assistant server. Start it with `make run` and reload this page.");
+  setStatus("Listening: speak any time, and cut in whenever you like.", "ok");
+}
+
+// A typed message goes through the same understanding and reply as speech.
+async function sendText(e) {
+  e.preventDefault();
+  const text = $("text").value.trim();
+  if (!text) return;
+  showError("");
+  await connect();
+  state.ws.send(JSON.stringify({
+    type: "conversation.item.create",
+    item: { type: "message", role: "user", content: [{ type: "input_text", text }] },
+  }));
+  $("text").value = "";
 }
 
 function stop() {
@@ -181,11 +214,12 @@ function stop() {
   if (ws && ws.readyState <= WebSocket.OPEN) ws.close();
   if (state.stream) state.stream.getTracks().forEach((t) => t.stop());
   if (state.ctx) state.ctx.close();
-  state.stream = state.ctx = null;
+  state.stream = state.ctx = state.ready = null;
   $("start").disabled = false;
   $("stop").disabled = true;
   setStatus("Stopped");
 }
 
 $("start").onclick = start;
+$("typed").onsubmit = sendText;
 $("stop").onclick = stop;
