@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -13,7 +14,7 @@ FRAME_S = 0.02
 
 
 def frame(turn: int, pcm: bytes) -> AudioOut:
-    return AudioOut(('{"type": "response.audio.delta", "turn_id": %d}' % turn, pcm), FRAME_S, turn)
+    return AudioOut((json.dumps({"type": "response.audio.delta", "turn_id": turn}), pcm), FRAME_S, turn)
 
 
 def test_orchestration_audio_beyond_the_cap_is_dropped_and_said_once() -> None:
