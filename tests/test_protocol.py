@@ -94,7 +94,8 @@ def session(assistant: Any) -> Any:
 
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(st.sampled_from(["silence_ms", "nbest", "confirm_ms", "speech_threshold", "max_utterance_s",
-                                         "input_sample_rate", "input_audio_format", "voice", "turn_detection"])
+                                         "input_sample_rate", "input_audio_format", "voice", "turn_detection",
+                                         "output_modalities", "instructions"])
                        | st.text(max_size=8),
                        json_values | st.fixed_dictionaries(
                            {"type": st.sampled_from(["semantic_vad", "server_vad", "x"])},
@@ -102,14 +103,14 @@ def session(assistant: Any) -> Any:
                                      "silence_duration_ms": json_values, "threshold": json_values}),
                        max_size=4))
 def test_session_update_applies_all_or_nothing(session: Any, settings_: dict[str, Any]) -> None:
-    before = (session.config.vad, session.config.asr, session.config.duplex, session.config.turn,
-              session.input_sample_rate)
-    snapshot = [vars(x).copy() for x in before[:4]]
+    c = session.config
+    before = (c.vad, c.asr, c.duplex, c.turn, c.tts, c.llm)
+    rate, snapshot = session.input_sample_rate, [vars(x).copy() for x in before]
     try:
         applied = session.update(settings_)
     except AssistantError as err:
         assert str(err)
-        assert [vars(x) for x in before[:4]] == snapshot and session.input_sample_rate == before[4]
+        assert [vars(x) for x in before] == snapshot and session.input_sample_rate == rate
         return
     assert set(applied) == set(settings_)
     session.update({"input_sample_rate": 16000})  # back to the default for the next example
@@ -120,3 +121,39 @@ def test_token_bucket_refills_at_its_rate() -> None:
     assert all(bucket.take(now=0.0) for _ in range(5)) and not bucket.take(now=0.0)
     assert bucket.take(now=0.1) and not bucket.take(now=0.1)
     assert not bucket.take(amount=6, now=100.0)  # never more than the burst
+
+
+realtime_types = st.sampled_from(["session.update", "input_audio_buffer.append", "input_audio_buffer.commit",
+                                  "conversation.item.create", "conversation.item.truncate", "response.cancel",
+                                  "conversation.item.delete"]) | st.text(max_size=12)
+realtime_events = st.fixed_dictionaries({"type": realtime_types}, optional={
+    "event_id": json_values, "audio": json_values, "item_id": json_values, "audio_end_ms": json_values,
+    "item": json_values | st.fixed_dictionaries({"type": st.just("message"), "role": st.sampled_from(["user", "x"]),
+                                                 "content": json_values}),
+    "session": json_values | st.fixed_dictionaries({}, optional={
+        "type": st.sampled_from(["realtime", "transcription"]), "output_modalities": json_values,
+        "instructions": json_values, "audio": json_values, "tools": json_values, "colour": json_values}),
+})
+
+
+@pytest.fixture(scope="module")
+def realtime(assistant: Any) -> Any:
+    from assistant.serve.realtime import RealtimeDialect
+
+    return RealtimeDialect(assistant.session())
+
+
+@settings(max_examples=300, deadline=None)
+@given(realtime_events)
+def test_any_realtime_event_is_a_command_or_a_realtime_error(realtime: Any, event: dict[str, Any]) -> None:
+    try:
+        out = realtime.parse(json.dumps(event))
+    except ProtocolError as err:
+        shaped = realtime.error(err)
+        assert shaped["type"] == "error" and shaped["error"]["message"] and shaped["error"]["code"]
+        assert shaped["error"]["type"] == "invalid_request_error"
+        return
+    if isinstance(out, SessionUpdate):
+        assert isinstance(event["session"], dict) and isinstance(out.extra, dict)
+    elif isinstance(out, AudioIn):
+        assert len(out.pcm) % 2 == 0
