@@ -348,7 +348,8 @@ async def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         # Graceful: stop accepting, close every session with 1001 (going away), exit.
         asyncio.get_running_loop().add_signal_handler(sig, lambda: None if stop.done() else stop.set_result(None))
-    print(f"assistant listening on http://{host}:{port}/ (WebSocket at ws://{host}:{port}{WS_PATH})", flush=True)
+    print(f"assistant listening on http://{host}:{port}/ (WebSocket at ws://{host}:{port}{WS_PATH}, "
+          f"OpenAI Realtime at ws://{host}:{port}{REALTIME_PATH})", flush=True)
     await stop
     server.close()
     await server.wait_closed()
