@@ -66,6 +66,8 @@ class Assistant:
         self.skills = skills if skills is not None else default_registry()
         # cached_property is not thread-safe; sessions may touch models from worker threads.
         self._load_lock = threading.RLock()
+        self.loaded = False
+        """Every model is loaded (:meth:`load` finished): a server is ready."""
 
     def load(self, progress: Callable[[str], None] | None = None) -> Assistant:
         """Load every model now (a few seconds) rather than on the first turn.
@@ -87,7 +89,13 @@ class Assistant:
         self.responder.warm_up()
         if progress:
             progress(f"prefilled the system prompt in {time.perf_counter() - t0:.1f} s")
+        self.loaded = True
         return self
+
+    def llm_unreachable(self) -> str | None:
+        """Why the served LLM cannot be reached (None when it can, or the LLM is local)."""
+        llm = self.llm
+        return llm.reachable() if isinstance(llm, OpenAICompatibleLLM) else None
 
     #: Loaded models that do not depend on the skills or the understanding thresholds.
     _SHAREABLE = ("silero_path", "recognizer", "turn_model", "synthesizer", "responder", "classifier", "encoder",

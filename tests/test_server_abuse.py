@@ -11,40 +11,17 @@ import contextlib
 import json
 import logging
 import socket
-from collections.abc import AsyncIterator
 from typing import Any
 
 import numpy as np
 import pytest
+from serving import next_event, running
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from assistant import Assistant, load_audio
 from assistant.audio import float_to_pcm16, resample
-from assistant.serve.limits import ServerLimits
-from assistant.serve.server import Server
 from conftest import SAMPLES, espeak, story_bot
-
-
-@contextlib.asynccontextmanager
-async def running(assistant: Assistant, **limits: Any) -> AsyncIterator[tuple[str, Server]]:
-    app = Server(assistant, limits=ServerLimits(**limits))
-    ws_server = await app.listen("127.0.0.1", 0)
-    port = ws_server.sockets[0].getsockname()[1]
-    try:
-        yield f"ws://127.0.0.1:{port}/ws", app
-    finally:
-        ws_server.close()
-        await ws_server.wait_closed()
-
-
-async def next_event(ws: ClientConnection, kind: str, timeout: float = 60) -> dict[str, Any]:
-    """The next text event of type ``kind`` (others and audio are skipped)."""
-    async with asyncio.timeout(timeout):
-        while True:
-            msg = await ws.recv()
-            if isinstance(msg, str) and (ev := json.loads(msg))["type"] == kind:
-                return ev
 
 
 async def closed_with(ws: ClientConnection, timeout: float = 30) -> tuple[int | None, str]:

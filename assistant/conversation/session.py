@@ -143,6 +143,11 @@ class Session:
         return self.input.rate
 
     @property
+    def owes_reply(self) -> bool:
+        """A request (or an announcement) is still being answered."""
+        return self.watchdog.owing > 0
+
+    @property
     def input_open(self) -> bool:
         """Audio is still accepted (no :meth:`end_audio`, :meth:`close` or failure)."""
         return not (self._closed or self._input_ended or self.failure)

@@ -48,6 +48,11 @@ class Watchdog:
         self._progress = 0.0
 
     @property
+    def owing(self) -> int:
+        """How many turns still owe a reply."""
+        return len(self._owing)
+
+    @property
     def check_every_s(self) -> float:
         return max(0.02, min(1.0, self.stall_s / 10))
 

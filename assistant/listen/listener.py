@@ -234,7 +234,10 @@ class Listener:
                 elif isinstance(ev, Pause):
                     await self._jobs.put(_Job(self._turn, ev))
                 else:
-                    self.clock(self._turn).mark("endpoint")
+                    clock = self.clock(self._turn)
+                    clock.mark("endpoint")
+                    # How much silence (audio time) the endpoint waited after the last speech.
+                    clock.info["endpoint_ms"] = float(max(0, self._position * 1000 // INPUT_SAMPLE_RATE - ev.end_ms))
                     await self._send(SpeechStopped(self._turn, ev.end_ms))
                     await self._jobs.put(_Job(self._turn, ev, self.echo_share))
             if ep.in_speech and not ep.in_pause and self._position - self._last_partial >= interval:

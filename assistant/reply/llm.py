@@ -204,6 +204,17 @@ class OpenAICompatibleLLM:
                 if delta:
                     yield delta
 
+    def reachable(self, timeout_s: float = 2.0) -> str | None:
+        """None when the endpoint answers ``GET /models``; else why not (for a readiness check)."""
+        import urllib.error
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(f"{self.url}/models", timeout=timeout_s) as resp:
+                return None if resp.status == 200 else f"GET {self.url}/models answered {resp.status}"
+        except (urllib.error.URLError, OSError) as err:
+            return f"LLM endpoint {self.url} is unreachable: {err}"
+
     def prefill(self, messages: list[Message], open_user: str | None = None) -> int:
         # A served model keeps its own prompt cache per slot; which slot the next
         # request lands on is the server's choice, so there is nothing to warm here.

@@ -41,6 +41,9 @@ class ServerLimits:
     """A client that takes nothing for this long while messages wait is closed with 1008."""
     trim_memory_every_s: float = 30.0
     """How often free heap memory is handed back to the system (0: never); see ``memory.py``."""
+    drain_s: float = 10.0
+    """On SIGTERM: how long replies under way may take to finish before every session is
+    closed with 1001 (new sessions are refused, and ``/readyz`` fails, at once)."""
     send_buffer_bytes: int = 1 << 16
     """The kernel's send buffer per connection (about 1.5 s of reply audio). Left to grow on
     its own, it would take megabytes from a client that never reads, and hide it."""

@@ -15,7 +15,6 @@ import contextlib
 import hmac
 import http
 import logging
-import mimetypes
 import signal
 import socket
 from collections.abc import Callable
@@ -26,7 +25,6 @@ from urllib.parse import parse_qs, urlsplit
 from websockets.asyncio.server import Server as WsServer
 from websockets.asyncio.server import ServerConnection
 from websockets.asyncio.server import serve as ws_serve
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
@@ -36,8 +34,10 @@ from ..errors import AssistantError
 from ..events import Interrupted
 from ..models import PROJECT_ROOT
 from .dialects import AudioOut, Dialect, Outgoing, WsDialect
+from .endpoints import HEALTH_PATH, METRICS_PATH, READY_PATH, plain_response, static_response
 from .limits import ServerLimits, TokenBucket
 from .memory import trimmer
+from .monitoring import CONTENT_TYPE, ServerMetrics
 from .outbox import ClientStalled, Outbox
 from .protocol import (
     AudioIn,
@@ -60,36 +60,8 @@ log = logging.getLogger(__name__)
 
 WEB_ROOT = PROJECT_ROOT / "web"
 WS_PATH = "/ws"
-
-
-def _static_response(root: Path, url_path: str) -> Response:
-    """Serve a file under ``root``; anything outside it (``..``, symlinks out) is a 404."""
-    rel = url_path.split("?", 1)[0].lstrip("/") or "index.html"
-    try:
-        target = (root / rel).resolve()
-        inside = target.is_relative_to(root.resolve()) and target.is_file()
-    except (OSError, ValueError):
-        inside = False
-    if not inside:
-        body = b"not found\n"
-        status = http.HTTPStatus.NOT_FOUND
-        ctype = "text/plain; charset=utf-8"
-    else:
-        body = target.read_bytes()
-        status = http.HTTPStatus.OK
-        ctype = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
-        if ctype.startswith("text/") or ctype.endswith("javascript"):
-            ctype += "; charset=utf-8"
-    headers = Headers(
-        [
-            ("Content-Type", ctype),
-            ("Content-Length", str(len(body))),
-            ("Cache-Control", "no-cache"),
-            ("X-Content-Type-Options", "nosniff"),
-            ("Connection", "close"),
-        ]
-    )
-    return Response(status.value, status.phrase, headers, body)
+#: How long a readiness answer about the served LLM holds (probes come every few seconds).
+LLM_CHECK_EVERY_S = 5.0
 
 
 def _send(outbox: Outbox, messages: list[Outgoing]) -> None:
@@ -126,16 +98,59 @@ class Server:
         self.active = 0
         self.connections: dict[str, Connection] = {}  # by session id
         self._background: set[asyncio.Task[None]] = set()
+        self.metrics = ServerMetrics()
+        self.draining = False
+        self._llm_checked: tuple[float, str | None] | None = None  # (when, why not reachable)
 
-    def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+    async def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
-        if request.path.split("?", 1)[0] in (WS_PATH, REALTIME_PATH) or upgrade:
-            if not self._origin_allowed(request):
-                return connection.respond(http.HTTPStatus.FORBIDDEN, "origin not allowed\n")
-            if self.limits.token and not self._authorised(request):
-                return connection.respond(http.HTTPStatus.UNAUTHORIZED, "a valid token is required\n")
+        path = request.path.split("?", 1)[0]
+        if path in (WS_PATH, REALTIME_PATH) or upgrade:
+            refusal = (
+                (http.HTTPStatus.SERVICE_UNAVAILABLE, "draining", "the server is shutting down; connect again\n")
+                if self.draining else
+                (http.HTTPStatus.FORBIDDEN, "origin", "origin not allowed\n")
+                if not self._origin_allowed(request) else
+                (http.HTTPStatus.UNAUTHORIZED, "token", "a valid token is required\n")
+                if self.limits.token and not self._authorised(request) else None)
+            if refusal is not None:
+                self.metrics.refused.labels(refusal[1]).inc()
+                return connection.respond(refusal[0], refusal[2])
             return None  # go on with the WebSocket handshake (/v1/realtime, else /ws on any path)
-        return _static_response(self.web_root, request.path)
+        if path == METRICS_PATH:
+            return plain_response(http.HTTPStatus.OK, self.metrics.render(), CONTENT_TYPE)
+        if path == HEALTH_PATH:
+            return plain_response(http.HTTPStatus.OK, b"ok\n")
+        if path == READY_PATH:
+            why = await self.not_ready()
+            return plain_response(http.HTTPStatus.SERVICE_UNAVAILABLE if why else http.HTTPStatus.OK,
+                                  f"{why or 'ready'}\n".encode())
+        return static_response(self.web_root, request.path)
+
+    async def not_ready(self) -> str | None:
+        """Why this server should get no new sessions now (None: it is ready)."""
+        if self.draining:
+            return "draining: the server is shutting down"
+        if not self.assistant.loaded:
+            return "the models are still loading"
+        if self.active >= self.limits.max_sessions:
+            return f"full: {self.active} sessions"
+        loop = asyncio.get_running_loop()
+        if self._llm_checked is None or loop.time() - self._llm_checked[0] > LLM_CHECK_EVERY_S:
+            why = await loop.run_in_executor(self.assistant.workers, self.assistant.llm_unreachable)
+            self._llm_checked = (loop.time(), why)
+        return self._llm_checked[1]
+
+    async def drain(self) -> None:
+        """Take no new sessions (``/readyz`` fails) and let the replies under way finish, at most
+        ``limits.drain_s``; the caller then closes the server (every session gets 1001)."""
+        self.draining = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.limits.drain_s
+        while loop.time() < deadline and any(c.session.owes_reply for c in self.connections.values()):
+            await asyncio.sleep(0.05)
+        for c in list(self.connections.values()):  # the end of each reply is still on its way out
+            await c.outbox.flushed(max(0.0, deadline - loop.time()))
 
     def _origin_allowed(self, request: Request) -> bool:
         # A browser always sends Origin: the page's own origin, or one on the allow-list.
@@ -156,9 +171,11 @@ class Server:
 
     async def handle(self, ws: ServerConnection) -> None:
         if self.active >= self.limits.max_sessions:
+            self.metrics.refused.labels("full").inc()
             await ws.close(1013, f"server full ({self.limits.max_sessions} sessions); try again later")
             return
         self.active += 1
+        self.metrics.sessions_active.set(self.active)
         sock = ws.transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.limits.send_buffer_bytes)
@@ -166,6 +183,7 @@ class Server:
             await self._serve_session(ws)
         finally:
             self.active -= 1
+            self.metrics.sessions_active.set(self.active)
 
     async def _serve_session(self, ws: ServerConnection) -> None:
         session = self.assistant.session()
@@ -176,10 +194,13 @@ class Server:
         outbox = Outbox(ws.send, lim.out_audio_s, lim.out_events, lim.stall_timeout_s,
                         lambda turn, message: dialect.error(ProtocolError("audio_dropped", message)))
         self.connections[session.id] = Connection(session, outbox)
-        log.info("session %s opened (%s)", session.id, "realtime" if realtime else "ws")
+        protocol = "realtime" if realtime else "ws"
+        self.metrics.sessions.labels(protocol).inc()
+        log.info("session %s opened (%s)", session.id, protocol)
 
         async def pump() -> None:
             async for ev in session.events():
+                self.metrics.saw(ev)
                 if isinstance(ev, Interrupted):
                     outbox.drop_audio_of(ev.turn_id)
                 _send(outbox, dialect.outgoing(ev))
@@ -212,6 +233,7 @@ class Server:
             await asyncio.gather(reader, writer, pumper, return_exceptions=True)
             await session.close()
             self.connections.pop(session.id, None)
+            self.metrics.audio_dropped.inc(outbox.dropped_audio_frames)
             # Unread messages (a flood) would hide the client's answer to our close frame:
             # keep reading, and dropping, until the closing handshake is done.
             drain = asyncio.create_task(self._discard(ws))
@@ -256,8 +278,9 @@ class Server:
                 told.clear()
                 _send(outbox, dialect.answered(event, await self._apply(event, session)))
             except AssistantError as err:
-                outbox.put_event(dialect.error(err if isinstance(err, ProtocolError) else ProtocolError("bad_audio",
-                                                                                                       str(err))))
+                perr = err if isinstance(err, ProtocolError) else ProtocolError("bad_audio", str(err))
+                self.metrics.errors.labels(perr.code).inc()
+                outbox.put_event(dialect.error(perr))
 
     def _rate_error(self, event: ClientEvent, messages: TokenBucket, audio: TokenBucket,
                     session: Session) -> ProtocolError | None:
@@ -343,14 +366,18 @@ async def serve(
     bot = assistant or Assistant()
     print("loading models ...", flush=True)
     bot.load(progress=lambda msg: print(f"  {msg}", flush=True))
-    server = await start_server(bot, host, port, limits)
+    app = Server(bot, limits=limits)
+    server = await app.listen(host, port)
     stop = asyncio.get_running_loop().create_future()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        # Graceful: stop accepting, close every session with 1001 (going away), exit.
+        # Graceful: refuse new sessions, let replies under way finish (drain_s at most), then
+        # close every session with 1001 (going away) and exit.
         asyncio.get_running_loop().add_signal_handler(sig, lambda: None if stop.done() else stop.set_result(None))
     print(f"assistant listening on http://{host}:{port}/ (WebSocket at ws://{host}:{port}{WS_PATH}, "
           f"OpenAI Realtime at ws://{host}:{port}{REALTIME_PATH})", flush=True)
     await stop
+    print("draining ...", flush=True)
+    await app.drain()
     server.close()
     await server.wait_closed()
     print("stopped", flush=True)
