@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -214,3 +215,30 @@ def test_instructions_join_the_system_prompt_of_this_session_only() -> None:
     _b, mine, theirs = asyncio.run(run())
     assert mine.endswith("\n\nAnswer like a pirate.") and mine.startswith(theirs)  # the shared prompt stays the prefix
     assert "pirate" not in theirs
+
+
+class FakeSilentLLM:
+    """A fake served LLM that ends every stream without a word (a server that dropped the request)."""
+
+    def stream(self, messages: object, cancel: object, grammar: object = None, max_tokens: object = None) -> Iterator[str]:
+        yield from ()
+
+    def prefill(self, messages: object, open_user: object = None) -> int:
+        return 0
+
+
+def test_an_llm_that_returns_nothing_is_an_error_and_a_spoken_apology() -> None:
+    from assistant.conversation.replying import SORRY
+    from assistant.reply.responder import Responder
+
+    async def run() -> tuple[Driver, int]:
+        b = bot()
+        b.__dict__["responder"] = Responder(FakeSilentLLM())  # type: ignore[arg-type]
+        async with Driver(b.session()) as d:
+            turn = await d.session.send_text("hello t0")
+            await until(d, lambda: d.of(ReplyDone, turn))
+            return d, turn
+
+    d, turn = asyncio.run(run())
+    assert [e.code for e in d.of(ErrorEvent, turn)] == ["llm_error"]  # type: ignore[attr-defined]
+    assert [e.text for e in d.of(ReplyDone, turn)] == [SORRY] and d.of(ReplyAudio, turn)  # type: ignore[attr-defined]

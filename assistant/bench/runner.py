@@ -45,6 +45,13 @@ def run(args: Any) -> int:
         if args.sessions < 1 or (args.duration is not None and args.duration <= 0) or args.turns < 1:
             raise AssistantError("--sessions and --turns must be at least 1, --duration positive")
         result = asyncio.run(bench_load(args.sessions, args.duration, args.find_capacity, args.turns, args.max_sessions))
+    elif args.what == "cluster":
+        from .cluster import bench_cluster
+
+        if min(args.replicas, args.parallel, args.turns, args.max_sessions, args.failover_sessions) < 1:
+            raise AssistantError("--replicas, --parallel, --turns, --max-sessions and --failover-sessions must be >= 1")
+        result = asyncio.run(bench_cluster(args.replicas, args.parallel, args.turns, args.max_sessions,
+                                           args.failover_sessions, args.failover_s))
     else:
         raise AssistantError(f"unknown benchmark {args.what!r}")
     print_result(result, args.json)

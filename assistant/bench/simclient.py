@@ -70,6 +70,11 @@ class WebSocket(Transport):
     def __init__(self, ws: Any) -> None:
         self.ws = ws
 
+    @property
+    def close_code(self) -> int | None:
+        """The server's close code, once the connection has closed."""
+        return self.ws.close_code  # type: ignore[no-any-return]
+
     @classmethod
     async def connect(cls, url: str) -> WebSocket:
         from websockets.asyncio.client import connect
@@ -133,6 +138,8 @@ class SimulatedClient:
     _receiver: asyncio.Task[None] | None = None
     sent: int = 0
     sent_log: list[tuple[int, float]] = field(default_factory=list)  # (first sample of a frame, send time)
+    closed_at: float | None = None
+    """When the event stream ended (``time.perf_counter``): the server closed, or we did."""
 
     def sent_at(self, sample: int) -> float | None:
         """When input sample ``sample`` (of the whole stream) was sent."""
@@ -146,6 +153,12 @@ class SimulatedClient:
         self._receiver = asyncio.create_task(self._receive())
 
     async def _receive(self) -> None:
+        try:
+            await self._take_events()
+        finally:
+            self.closed_at = time.perf_counter()
+
+    async def _take_events(self) -> None:
         async for ev, pcm in self.transport.events():
             now = time.perf_counter()
             if ev.get("type") == "session.created":

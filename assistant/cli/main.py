@@ -318,6 +318,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="raise N until a session fails or v2v p95 passes twice the single-session figure")
     b.add_argument("--max-sessions", type=int, default=12, help="with --find-capacity: the largest N tried")
     b.add_argument("--json", action="store_true", help="end with one JSON line")
+    b = bench.add_parser("cluster", help="haproxy + replicas sharing one served LLM, against one process; a "
+                         "replica drained mid-run")
+    b.add_argument("--replicas", type=int, default=2, help="assistant serve processes behind haproxy")
+    b.add_argument("--parallel", type=int, default=2, help="llama-server's slots (requests batched together)")
+    b.add_argument("--turns", type=int, default=3, help="turns per client in each capacity round")
+    b.add_argument("--max-sessions", type=int, default=6, help="the largest number of concurrent clients tried")
+    b.add_argument("--failover-sessions", type=int, default=4, help="clients talking while a replica is drained")
+    b.add_argument("--failover-s", type=float, default=60.0, help="how long they talk (the drain comes halfway)")
+    b.add_argument("--json", action="store_true", help="end with one JSON line")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("serve", help="WebSocket server and browser page")

@@ -113,9 +113,13 @@ class ReplyWriter:
                 self._emit(ReplyTextDelta(turn.id, piece))
                 for chunk in chunker.push(piece):
                     await put(chunk)
+            if not reply.strip() and not turn.cancelled:
+                # A served LLM can end a stream with no words (a server that drops a request
+                # for a newer one did): that is a failure to say, not a silent turn.
+                raise RuntimeError("the language model returned no text")
         except Exception as err:
             self._emit(ErrorEvent(turn.id, f"reply generation failed: {err}", "llm_error"))
-            if not reply:  # say so rather than go silent
+            if not reply.strip():  # say so rather than go silent
                 reply = SORRY
                 turn.set_reply(reply)
                 for chunk in chunker.push(reply + " "):
