@@ -9,8 +9,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.setup-done
 # build-essential + cmake: llama-cpp-python is built from source;
 # libportaudio2: microphone and speaker for `assistant talk`; espeak-ng: the fallback
-# voice, and a second speaker for tests and benchmarks; chromium: the browser test.
-DEBS   := build-essential cmake libportaudio2 espeak-ng chromium
+# voice, and a second speaker for tests and benchmarks; chromium: the browser test;
+# haproxy: the load balancer of `assistant bench cluster` and its test.
+DEBS   := build-essential cmake libportaudio2 espeak-ng chromium haproxy
 # A native llama.cpp build crashes in the AMX kernels on some CPUs (see DESIGN.md).
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
