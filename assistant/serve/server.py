@@ -106,16 +106,10 @@ class Server:
         upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
         path = request.path.split("?", 1)[0]
         if path in (WS_PATH, REALTIME_PATH) or upgrade:
-            refusal = (
-                (http.HTTPStatus.SERVICE_UNAVAILABLE, "draining", "the server is shutting down; connect again\n")
-                if self.draining else
-                (http.HTTPStatus.FORBIDDEN, "origin", "origin not allowed\n")
-                if not self._origin_allowed(request) else
-                (http.HTTPStatus.UNAUTHORIZED, "token", "a valid token is required\n")
-                if self.limits.token and not self._authorised(request) else None)
-            if refusal is not None:
-                self.metrics.refused.labels(refusal[1]).inc()
-                return connection.respond(refusal[0], refusal[2])
+            if (refusal := self._refusal(request)) is not None:
+                status, reason, message = refusal
+                self.metrics.refused.labels(reason).inc()
+                return connection.respond(status, message)
             return None  # go on with the WebSocket handshake (/v1/realtime, else /ws on any path)
         if path == METRICS_PATH:
             return plain_response(http.HTTPStatus.OK, self.metrics.render(), CONTENT_TYPE)
@@ -151,6 +145,16 @@ class Server:
             await asyncio.sleep(0.05)
         for c in list(self.connections.values()):  # the end of each reply is still on its way out
             await c.outbox.flushed(max(0.0, deadline - loop.time()))
+
+    def _refusal(self, request: Request) -> tuple[http.HTTPStatus, str, str] | None:
+        """Why this WebSocket handshake is refused (status, metric label, message), if it is."""
+        if self.draining:
+            return http.HTTPStatus.SERVICE_UNAVAILABLE, "draining", "the server is shutting down; connect again\n"
+        if not self._origin_allowed(request):
+            return http.HTTPStatus.FORBIDDEN, "origin", "origin not allowed\n"
+        if self.limits.token and not self._authorised(request):
+            return http.HTTPStatus.UNAUTHORIZED, "token", "a valid token is required\n"
+        return None
 
     def _origin_allowed(self, request: Request) -> bool:
         # A browser always sends Origin: the page's own origin, or one on the allow-list.
