@@ -40,7 +40,7 @@ def _turn_detection(value: object) -> dict[str, object]:
     kind = value["type"]
     common = {"type", "create_response", "interrupt_response"}
     allowed = common | ({"eagerness"} if kind == "semantic_vad" else
-                        {"silence_duration_ms", "threshold", "prefix_padding_ms"})
+                        {"silence_duration_ms", "threshold", "prefix_padding_ms", "idle_timeout_ms"})
     if extra := sorted(str(k)[:30] for k in value if k not in allowed):
         raise AssistantError(f"turn_detection of type {kind} takes {', '.join(sorted(allowed))}; not {', '.join(extra)}")
     changes: dict[str, object] = {"turn.type": kind}
@@ -57,6 +57,8 @@ def _turn_detection(value: object) -> dict[str, object]:
     if not isinstance(value.get("create_response", True), bool):
         raise AssistantError("turn_detection create_response must be true or false")
     changes["turn.create_response"] = value.get("create_response", True)
+    if value.get("idle_timeout_ms") is not None:  # clients send null; the server's idle timeout is its own
+        raise AssistantError("turn_detection idle_timeout_ms is not supported (send null or leave it out)")
     if value.get("interrupt_response", True) is not True:
         # Barge-in is how the assistant listens while it talks; it cannot be turned off.
         raise AssistantError("turn_detection interrupt_response can only be true here")
