@@ -188,6 +188,9 @@ async def failover(cluster: Cluster, sessions: int, duration_s: float) -> dict[s
     victim = cluster.replicas[0]
     t0 = time.monotonic()
     victim.proc.send_signal(signal.SIGTERM)
+    drained: list[float] = []
+    exited = asyncio.get_running_loop().run_in_executor(None, victim.proc.wait)
+    exited.add_done_callback(lambda _: drained.append(time.monotonic() - t0))
     runs = await talk
     exit_code = await asyncio.get_running_loop().run_in_executor(None, victim.stop)
     moved = [r for r in runs if isinstance(r, ClientRun) and r.reconnect_ms]
@@ -197,7 +200,7 @@ async def failover(cluster: Cluster, sessions: int, duration_s: float) -> dict[s
         **round_result(runs, sessions),
         "killed_at_s": round(duration_s / 2, 1),
         "killed_replica_exit_code": exit_code,
-        "killed_replica_drain_s": round(time.monotonic() - t0, 2),
+        "killed_replica_exit_s": round(drained[0], 2) if drained else None,  # SIGTERM -> exit (drain, 1001)
         "clients_moved": len(moved),
         "clients_moved_ok": sum(1 for r in moved if r.ok),
         "close_codes": sorted({c for r in moved for c in r.close_codes if c is not None}),
