@@ -239,7 +239,10 @@ class DuplexConfig:
     playback_lead_ms: int = 200
     """How far ahead of playback reply audio is sent (the client's buffer)."""
     echo_suppression: bool = True
-    """Subtract the assistant's own voice, as played, from the microphone."""
+    """Take the assistant's own voice, as played, out of the microphone."""
+    echo_canceller: str = "aec3"
+    """How: ``aec3`` (WebRTC's canceller: rooms, reverberation, drifting delay) or
+    ``subtract`` (one delay and gain per frame, the method before it; for comparison)."""
     strict_speech_threshold: float = 0.65
     """Silero threshold to start speech while the assistant speaks (normally ``vad.speech_threshold``)."""
     strict_start_ms: int = 96

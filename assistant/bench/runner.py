@@ -45,6 +45,13 @@ def run(args: Any) -> int:
         if args.sessions < 1 or (args.duration is not None and args.duration <= 0) or args.turns < 1:
             raise AssistantError("--sessions and --turns must be at least 1, --duration positive")
         result = asyncio.run(bench_load(args.sessions, args.duration, args.find_capacity, args.turns, args.max_sessions))
+    elif args.what == "echo":
+        from .echo import bench_echo
+
+        methods = tuple(m.strip() for m in args.methods.split(","))
+        if not set(methods) <= {"aec3", "subtract"} or args.alone < 1 or args.per_level < 1:
+            raise AssistantError("--methods takes aec3 and/or subtract; --alone and --per-level must be >= 1")
+        result = asyncio.run(bench_echo(args.alone, args.per_level, methods, args.concurrency))
     elif args.what == "cluster":
         from .cluster import bench_cluster
 

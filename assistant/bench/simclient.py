@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,6 +126,8 @@ class SimulatedClient:
     echo_db: float | None = None
     """Feed played audio back into the microphone at this level (dB), or not at all."""
     echo_delay_ms: float = 50.0
+    room: Callable[[np.ndarray], np.ndarray] | None = None
+    """Instead: the acoustic path from speaker to microphone (``rooms.RoomPath``), frame by frame."""
     out_rate: int = 22050
     log: list[Received] = field(default_factory=list)
     started: float = 0.0
@@ -201,7 +203,9 @@ class SimulatedClient:
                 await asyncio.sleep(wait)
             frame = np.pad(mic[i : i + FRAME], (0, max(0, FRAME - len(mic[i : i + FRAME]))))
             played = self._speaker_tick()
-            if gain:
+            if self.room is not None:
+                frame = np.clip(frame + self.room(played), -1, 1)
+            elif gain:
                 self._echo = np.concatenate([self._echo, played * gain])
                 if len(self._echo) > delay + FRAME:
                     echo = self._echo[len(self._echo) - delay - FRAME : len(self._echo) - delay]

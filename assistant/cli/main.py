@@ -318,6 +318,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="raise N until a session fails or v2v p95 passes twice the single-session figure")
     b.add_argument("--max-sessions", type=int, default=12, help="with --find-capacity: the largest N tried")
     b.add_argument("--json", action="store_true", help="end with one JSON line")
+    b = bench.add_parser("echo", help="long replies through simulated rooms: self-interruption, speech over the "
+                         "reply detected, stop time, ERLE")
+    b.add_argument("--alone", type=int, default=30, help="replies with nobody speaking")
+    b.add_argument("--per-level", type=int, default=14, help="speech-over-reply trials at each of -6, 0, +6 dB")
+    b.add_argument("--methods", default="aec3", help="echo cancellers to compare: aec3, subtract, or both")
+    b.add_argument("--concurrency", type=int, default=3, help="sessions run at once")
+    b.add_argument("--json", action="store_true", help="end with one JSON line")
     b = bench.add_parser("cluster", help="haproxy + replicas sharing one served LLM, against one process; a "
                          "replica drained mid-run")
     b.add_argument("--replicas", type=int, default=2, help="assistant serve processes behind haproxy")

@@ -16,29 +16,23 @@ import numpy as np
 from ..config import INPUT_SAMPLE_RATE
 
 
-class EchoSuppressor:
-    """Subtracts the delayed, scaled playback reference from microphone audio.
+class PlayedAudio:
+    """What was sent for playback, as a ring indexed by input-stream sample position."""
 
-    ``played(audio, at)`` records reference audio (16 kHz) that started playing at
-    input-stream sample ``at``; ``process(mic, at)`` returns the residual for mic
-    samples starting at ``at``.
-    """
-
-    def __init__(self, max_delay_ms: int = 400, history_s: float = 4.0, analysis_ms: int = 128) -> None:
-        self.max_delay = max_delay_ms * INPUT_SAMPLE_RATE // 1000
+    def __init__(self, history_s: float = 4.0) -> None:
         self._size = int(history_s * INPUT_SAMPLE_RATE)
-        # The delay is estimated on the last ``analysis_ms`` of microphone audio, not on one
-        # short chunk: voiced speech is periodic, and a 20 ms window matches many delays.
-        self._analysis = analysis_ms * INPUT_SAMPLE_RATE // 1000
-        self._mic = np.zeros(0, dtype=np.float32)
-        self._mic_end = 0
-        self._ref = np.zeros(self._size, dtype=np.float32)  # ring indexed by input sample position
+        self._ref = np.zeros(self._size, dtype=np.float32)
         self._ref_end = 0  # input position just past the newest reference sample
-        self._delay: int | None = None
 
     @property
     def active(self) -> bool:
+        """Anything was played at all."""
         return self._ref_end > 0
+
+    @property
+    def end(self) -> int:
+        """The input position just past the newest reference sample."""
+        return self._ref_end
 
     def played(self, audio: np.ndarray, at: int) -> None:
         """Reference ``audio`` (float32, 16 kHz) was sent for playback at input position ``at``.
@@ -51,13 +45,57 @@ class EchoSuppressor:
         self._ref[idx] = audio
         self._ref_end = max(self._ref_end, at + len(audio))
 
-    def _reference(self, start: int, n: int) -> np.ndarray:
+    def reference(self, start: int, n: int) -> np.ndarray:
         """Reference samples for input positions [start, start + n) (zeros where none)."""
         pos = start + np.arange(n)
         valid = (pos >= 0) & (pos < self._ref_end) & (pos >= self._ref_end - self._size)
         out = np.zeros(n, dtype=np.float32)
         out[valid] = self._ref[pos[valid] % self._size]
         return out
+
+
+class EchoMeter:
+    """Energy in and out of an echo canceller while it works: its ERLE."""
+
+    def __init__(self) -> None:
+        self._energy = np.zeros(2)
+
+    def add(self, mic: np.ndarray, residual: np.ndarray) -> None:
+        self._energy += (float(mic @ mic), float(residual @ residual))
+
+    @property
+    def erle_db(self) -> float | None:
+        """Echo return loss enhancement so far (dB): how much quieter the microphone got."""
+        mic, out = self._energy
+        return None if mic <= 1e-9 else round(10 * float(np.log10(mic / max(out, 1e-12))), 1)
+
+
+class EchoSuppressor:
+    """Subtracts the delayed, scaled playback reference from microphone audio (the method
+    before :class:`~.aec.EchoCanceller`; ``duplex.echo_canceller = "subtract"``).
+
+    ``played(audio, at)`` records reference audio (16 kHz) that started playing at
+    input-stream sample ``at``; ``process(mic, at)`` returns the residual for mic
+    samples starting at ``at``.
+    """
+
+    def __init__(self, max_delay_ms: int = 400, history_s: float = 4.0, analysis_ms: int = 128) -> None:
+        self.max_delay = max_delay_ms * INPUT_SAMPLE_RATE // 1000
+        # The delay is estimated on the last ``analysis_ms`` of microphone audio, not on one
+        # short chunk: voiced speech is periodic, and a 20 ms window matches many delays.
+        self._analysis = analysis_ms * INPUT_SAMPLE_RATE // 1000
+        self._mic = np.zeros(0, dtype=np.float32)
+        self._mic_end = 0
+        self._played = PlayedAudio(history_s)
+        self._delay: int | None = None
+        self.meter = EchoMeter()
+
+    @property
+    def active(self) -> bool:
+        return self._played.active
+
+    def played(self, audio: np.ndarray, at: int) -> None:
+        self._played.played(audio, at)
 
     def process(self, mic: np.ndarray, at: int) -> np.ndarray:
         """Residual of ``mic`` (input positions ``at`` ...) once the echo is taken out."""
@@ -66,11 +104,11 @@ class EchoSuppressor:
             self._mic = np.zeros(0, dtype=np.float32)
         self._mic = np.concatenate([self._mic, mic])[-self._analysis :]
         self._mic_end = at + n
-        if not self.active or n == 0 or at - self.max_delay > self._ref_end:
+        if not self.active or n == 0 or at - self.max_delay > self._played.end:
             return mic
         m = len(self._mic)
         start = at + n - m
-        window = self._reference(start - self.max_delay, m + self.max_delay)
+        window = self._played.reference(start - self.max_delay, m + self.max_delay)
         if not np.any(window):
             return mic
         delay = self._find_delay(self._mic, window)
@@ -80,9 +118,13 @@ class EchoSuppressor:
         if energy < 1e-8:
             return mic
         gain = float(mic @ ref) / energy
-        if gain <= 0:
-            return mic
-        return (mic - gain * ref).astype(np.float32)
+        residual = mic if gain <= 0 else (mic - gain * ref).astype(np.float32)
+        self.meter.add(mic, residual)
+        return residual
+
+    @property
+    def erle_db(self) -> float | None:
+        return self.meter.erle_db
 
     def _find_delay(self, mic: np.ndarray, window: np.ndarray) -> int:
         n = len(mic)

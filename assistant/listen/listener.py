@@ -35,6 +35,7 @@ import numpy as np
 from ..config import INPUT_SAMPLE_RATE, Config
 from ..events import ErrorEvent, Event, Hypothesis, SpeechStarted, SpeechStopped, TranscriptFinal, TranscriptPartial
 from ..metrics import TurnClock, TurnClocks
+from .aec import EchoCanceller
 from .asr import LocalAgreement, Recognizer, Transcript
 from .echo import EchoSuppressor
 from .turn_end import SmartTurn, TurnJudge
@@ -121,7 +122,8 @@ class Listener:
         self._received = 0  # samples queued
         self._last_partial = 0
         self._waiting = False  # the recognise task is idle, waiting for a job
-        self.echo = EchoSuppressor(max_delay_ms=config.duplex.playback_lead_ms + 400)
+        self.echo = EchoCanceller() if config.duplex.echo_canceller == "aec3" else \
+            EchoSuppressor(max_delay_ms=config.duplex.playback_lead_ms + 400)
         self.decode_seconds = 0.0  # compute spent decoding (for the real-time factor)
         self._energy = np.zeros(2)  # (microphone, after echo removal) since the speech started
         self.vad_seconds = 0.0

@@ -1,0 +1,140 @@
+"""``assistant bench echo``: long replies played into simulated rooms (``rooms.py``) and heard back.
+
+Each trial is one in-process session and a simulated client whose loudspeaker's sound
+reaches its microphone through a room (:class:`~.rooms.RoomPath`). Someone asks (in a
+second voice, espeak-ng) for a story; the assistant answers with a long reply, and:
+
+- ``alone``: nobody speaks. Any ``response.paused`` or ``interrupt`` of the reply is the
+  assistant interrupting (or pausing) itself on its own echo.
+- ``speech``: 1-2.5 s into the reply a person says a request over it, at -6, 0 or +6 dB
+  relative to the echo at the microphone. Detected: the reply is interrupted. Stop time:
+  from the person's first sound to the reply's audio stopping (the first pause or the
+  interrupt, whichever comes first).
+
+The residual echo is the canceller's ERLE over the ``alone`` replies (microphone energy
+against what is left after it). Both cancellers can be run side by side (``--methods``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from ..api import Assistant
+from ..audio import resample
+from ..config import INPUT_SAMPLE_RATE
+from .common import LONG_REPLY, open_client, percentile, rounded, sample_requests
+from .pacing import silence
+from .rooms import ROOMS, RoomPath
+
+#: About 14 s of speech: long enough for echo to build up in every room.
+STORY = LONG_REPLY[: LONG_REPLY.index("One day")].strip()
+LEVELS_DB = (-6.0, 0.0, 6.0)
+
+
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(x.astype(np.float64) ** 2))) if len(x) else 0.0
+
+
+async def _trial(bot: Assistant, ask: np.ndarray, room: RoomPath, speech: np.ndarray | None, level_db: float,
+                 at_s: float) -> dict[str, Any]:
+    client = await open_client(bot, None, room=room)
+    session = client.transport.session
+    try:
+        await client.stream(np.concatenate([silence(0.3), ask, silence(0.5)]))
+        deadline = time.perf_counter() + 15
+        while not client.events_of("response.audio.delta") and time.perf_counter() < deadline:
+            await client.stream(silence(0.1))
+        audio = client.events_of("response.audio.delta")
+        if not audio:
+            return {"ok": False}
+        turn = int(audio[0].event["turn_id"])
+        await client.stream(silence(at_s))
+        onset_at = None
+        if speech is not None:
+            scale = 10 ** (level_db / 20) * _reply_echo_rms(client) / max(1e-6, _rms(speech))
+            first = client.sent + int(np.argmax(np.abs(speech) > 0.02))
+            await client.stream(np.concatenate([scale * speech, silence(1.5)]).astype(np.float32))
+            onset_at = client.sent_at(first)
+        else:
+            while (client.playing() or not client.events_of("response.done", turn)) and \
+                    time.perf_counter() < deadline + 60:
+                await client.stream(silence(0.2))
+        await client.stream(silence(0.3))
+        stops = [r.at for r in (*client.events_of("response.paused", turn), *client.events_of("interrupt", turn))]
+        return {
+            "ok": True,
+            "interrupted": bool(client.events_of("interrupt", turn)),
+            "paused": bool(client.events_of("response.paused", turn)),
+            "stop_ms": (min(stops) - onset_at) * 1000 if stops and onset_at is not None else None,
+            "erle_db": session.listener.echo.erle_db,
+            "heard": [r.event.get("transcript") for r in client.events_of(
+                "conversation.item.input_audio_transcription.completed") if r.event.get("turn_id", 0) > turn],
+        }
+    finally:
+        await client.close()
+
+
+def _reply_echo_rms(client: Any) -> float:
+    """The echo's level at the microphone: the reply's level as played (the rooms keep it about equal)."""
+    played = np.concatenate(client.audio[-100:]) if client.audio else np.zeros(1, np.float32)
+    return 1.4 * _rms(played)  # the loudspeaker's drive adds ~3 dB (rooms.py: tanh(1.6 x) / tanh(1.6))
+
+
+async def bench_echo(alone: int = 30, per_level: int = 14, methods: tuple[str, ...] = ("aec3",),
+                     concurrency: int = 3) -> dict[str, Any]:
+    """Self-interruption, detection of speech over the reply, stop time and ERLE, per canceller."""
+    from ..skills import default_registry
+    from ..speak.espeak import EspeakEngine
+    from ..speak.synthesizer import Synthesizer
+
+    skills = default_registry()
+    skills.register("general_quirky", lambda req: STORY, trigger=r"\bstory\b")
+    base = Assistant(skills=skills).load()
+    other = Synthesizer(EspeakEngine(base.config.tts), base.config.tts)
+    ask = resample(other.synthesize("Tell me a story."), other.sample_rate, INPUT_SAMPLE_RATE)
+    requests = [a for n, a in sample_requests() if not n.startswith("what_time")]
+    rng = np.random.default_rng(5)
+    plan: list[tuple[float | None, int]] = [(None, k) for k in range(alone)]
+    plan += [(lvl, k) for lvl in LEVELS_DB for k in range(per_level)]
+    results: dict[str, Any] = {}
+    for method in methods:
+        cfg = copy.deepcopy(base.config)
+        cfg.duplex.echo_canceller = method
+        bot = base.sharing_models(cfg)
+        gate = asyncio.Semaphore(concurrency)
+        t0 = time.perf_counter()
+
+        async def one(level: float | None, k: int, method: str = method, bot: Assistant = bot,
+                      gate: asyncio.Semaphore = gate) -> dict[str, Any]:
+            room = RoomPath(ROOMS[k % len(ROOMS)], seed=k)
+            speech = requests[k % len(requests)] if level is not None else None
+            async with gate:
+                row = await _trial(bot, ask, room, speech, level or 0.0, float(rng.uniform(1.0, 2.5)))
+            row.update(level=level, room=room.spec.name)
+            print(f"{method} {'alone' if level is None else f'{level:+.0f} dB'} {room.spec.name}: "
+                  f"{ {k: v for k, v in row.items() if k not in ('level', 'room')} }", file=sys.stderr)
+            return row
+
+        rows = await asyncio.gather(*(one(level, k) for level, k in plan))
+        lone = [r for r in rows if r["level"] is None and r["ok"]]
+        out: dict[str, Any] = {
+            "alone_trials": len(lone),
+            "self_interrupt_rate": round(sum(r["interrupted"] for r in lone) / max(1, len(lone)), 3),
+            "self_pause_rate": round(sum(r["paused"] or r["interrupted"] for r in lone) / max(1, len(lone)), 3),
+            "erle_db_p50": rounded(percentile([r["erle_db"] for r in lone if r["erle_db"] is not None], 50)),
+        }
+        for level in LEVELS_DB:
+            got = [r for r in rows if r["level"] == level and r["ok"]]
+            out[f"detected_{level:+.0f}db"] = round(sum(r["interrupted"] for r in got) / max(1, len(got)), 3)
+            out[f"trials_{level:+.0f}db"] = len(got)
+        stops = [r["stop_ms"] for r in rows if r["level"] is not None and r["ok"] and r["stop_ms"] is not None]
+        out.update(stop_ms_p50=rounded(percentile(stops, 50)), stop_ms_p95=rounded(percentile(stops, 95)),
+                   wall_s=round(time.perf_counter() - t0, 1))
+        results[method] = out
+    return results
