@@ -53,3 +53,60 @@ def test_no_reference_means_no_change() -> None:
     mic = np.random.default_rng(0).standard_normal(3200).astype(np.float32) * 0.1
     es = EchoSuppressor()
     assert np.array_equal(es.process(mic, 0), mic)
+
+
+# -- WebRTC's AEC3 (the default canceller) through simulated rooms ------------------------------
+
+def through_room(spec_index: int, reply: np.ndarray, lead: int = 3200) -> tuple[np.ndarray, np.ndarray]:
+    """(microphone, reference) for ``reply`` played into a simulated room, heard ``lead`` after it was sent."""
+    from assistant.bench.rooms import ROOMS, RoomPath
+
+    room = RoomPath(ROOMS[spec_index], seed=3)
+    spk = np.concatenate([np.zeros(lead, np.float32), reply])
+    mic = np.concatenate([room(spk[i : i + 320]) for i in range(0, len(spk), 320)])
+    return mic, np.concatenate([reply, np.zeros(lead, np.float32)])[: len(mic)]
+
+
+def cancel(mic: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    from assistant.listen.aec import EchoCanceller
+
+    from assistant.listen.aec import LATENCY_SAMPLES
+
+    ec = EchoCanceller(history_s=30)
+    ec.played(ref, 0)
+    out = np.concatenate([ec.process(mic[i : i + 320], i) for i in range(0, len(mic), 320)])
+    return np.concatenate([out[LATENCY_SAMPLES:], np.zeros(LATENCY_SAMPLES, np.float32)])  # realigned
+
+
+@pytest.mark.parametrize("room", [0, 2, 4])  # RT60 0.2, 0.5 and 0.8 s
+def test_aec3_takes_a_rooms_echo_out(room: int) -> None:
+    reply = np.concatenate([load_audio(SAMPLES / f) for f in ("capital_of_france.wav", "go_forward_ten_meters.wav",
+                                                               "who_wrote_romeo_and_juliet.wav")])
+    mic, ref = through_room(room, reply)
+    assert abs(rms_dbfs(mic[3200:]) - rms_dbfs(reply)) < 6  # the echo is about as loud as the reply
+    residual = cancel(mic, ref)
+    settled = slice(3200 + 24000, len(mic))  # after 1.5 s of reply
+    assert rms_dbfs(residual[settled]) < rms_dbfs(mic[settled]) - 12
+
+
+def test_aec3_keeps_the_person_over_the_echo() -> None:
+    reply = np.concatenate([load_audio(SAMPLES / "capital_of_france.wav")] * 3)
+    user = load_audio(SAMPLES / "go_forward_ten_meters.wav")
+    mic, ref = through_room(2, reply)
+    at = len(mic) - len(user) - 1600
+    user = user * float(np.std(mic[at : at + len(user)]) / np.std(user))  # as loud as the echo: 0 dB
+    mic[at : at + len(user)] += user
+    residual = cancel(mic, ref)[at : at + len(user)]
+    corr = float(residual @ user) / (np.linalg.norm(residual) * np.linalg.norm(user))
+    # Measured: correlation 0.36-0.52 with the person (the microphone's own: 0.71), 6-7 dB
+    # quieter: in double talk AEC3's suppressor takes some of the person with the echo, and
+    # leaves enough for the recogniser (bench echo: the requests are heard).
+    assert corr > 0.3
+    assert rms_dbfs(residual) > rms_dbfs(user) - 10
+
+
+def test_aec3_leaves_the_microphone_alone_when_nothing_was_played() -> None:
+    from assistant.listen.aec import EchoCanceller
+
+    mic = np.random.default_rng(0).standard_normal(3200).astype(np.float32) * 0.1
+    assert np.array_equal(EchoCanceller().process(mic, 0), mic)

@@ -1,8 +1,8 @@
 """Simulated rooms for echo benchmarks: what a loudspeaker's sound becomes by the time a microphone hears it.
 
 A :class:`RoomPath` turns the assistant's played audio, 20 ms at a time, into the echo at
-the microphone: the loudspeaker's soft clipping, a device delay that drifts (40-150 ms,
-a few ms of wander, as a sound card's clock does), the room's impulse response (the
+the microphone: the loudspeaker's soft clipping, a device delay (40-150 ms) that drifts
+as a sound card's clock does (200 ppm), the room's impulse response (the
 image method, ``pyroomacoustics``, RT60 0.2-0.8 s, several sizes and distances) and quiet
 room noise. The echo comes out about as loud as the reply itself.
 """
@@ -58,8 +58,10 @@ def impulse_response(spec: RoomSpec, seed: int = 0) -> np.ndarray:
 class RoomPath:
     """Played audio (16 kHz float32 frames) in, the microphone's echo of it out, frame by frame."""
 
-    def __init__(self, spec: RoomSpec, seed: int = 0, drive: float = 1.6, noise_dbfs: float = -55.0) -> None:
+    def __init__(self, spec: RoomSpec, seed: int = 0, drive: float = 1.6, noise_dbfs: float = -55.0,
+                 drift_ppm: float = 200.0) -> None:
         self.spec = spec
+        self.drift_ppm = drift_ppm
         self.h = impulse_response(spec, seed)
         self.drive = drive
         self._rng = np.random.default_rng(seed + 1)
@@ -69,9 +71,10 @@ class RoomPath:
         self._n = 0
 
     def _delay_samples(self, n: int) -> np.ndarray:
-        # The device's delay wanders by +-4 ms over ~7 s (clock drift and buffer adjustments).
+        # The device's clock drifts against the microphone's: the delay grows by ``drift_ppm``
+        # (consumer sound cards: tens to a few hundred ppm), 3 ms over a 15 s reply at 200 ppm.
         t = (self._n + np.arange(n)) / INPUT_SAMPLE_RATE
-        return (self.spec.delay_ms + 4.0 * np.sin(2 * np.pi * t / 7.0)) * INPUT_SAMPLE_RATE / 1000
+        return (self.spec.delay_ms + self.drift_ppm * 1e-3 * t) * INPUT_SAMPLE_RATE / 1000
 
     def __call__(self, played: np.ndarray) -> np.ndarray:
         n = len(played)

@@ -18,9 +18,8 @@ from pywebrtc_audio import EchoCanceller as _AEC3
 from ..config import INPUT_SAMPLE_RATE
 from .echo import EchoMeter, PlayedAudio
 
-#: After the last reference sample, the canceller keeps running this long: the room's tail
-#: and the device delay (lead 200 ms + up to 150 ms + RT60 up to 0.8 s) are still in the mic.
-TAIL_S = 1.5
+#: AEC3 works in blocks: its output lags its input by 8 ms (measured: 128 samples at 16 kHz).
+LATENCY_SAMPLES = 128
 
 
 class EchoCanceller:
@@ -29,7 +28,6 @@ class EchoCanceller:
     def __init__(self, history_s: float = 4.0) -> None:
         self._played = PlayedAudio(history_s)
         self._aec = _AEC3(sample_rate=INPUT_SAMPLE_RATE, num_channels=1, stream_delay_ms=0)
-        self._tail = int(TAIL_S * INPUT_SAMPLE_RATE)
         self.meter = EchoMeter()
 
     @property
@@ -41,9 +39,11 @@ class EchoCanceller:
         self._played.played(audio, at)
 
     def process(self, mic: np.ndarray, at: int) -> np.ndarray:
-        """``mic`` (input positions ``at`` ...) with the echo taken out; unchanged while nothing
-        played recently (the person alone is never filtered)."""
-        if not self.active or len(mic) == 0 or at > self._played.end + self._tail:
+        """``mic`` (input positions ``at`` ...) with the echo taken out, ``LATENCY_SAMPLES`` late;
+        unchanged until something was played. Once it was, every frame goes through the
+        canceller (switching it in and out would drop or repeat its 8 ms of buffered audio;
+        with nothing playing it passes the microphone through)."""
+        if not self.active or len(mic) == 0:
             return mic
         far = self._played.reference(at, len(mic))
         mic = np.ascontiguousarray(mic, dtype=np.float32)
