@@ -68,9 +68,7 @@ def through_room(spec_index: int, reply: np.ndarray, lead: int = 3200) -> tuple[
 
 
 def cancel(mic: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    from assistant.listen.aec import EchoCanceller
-
-    from assistant.listen.aec import LATENCY_SAMPLES
+    from assistant.listen.aec import LATENCY_SAMPLES, EchoCanceller
 
     ec = EchoCanceller(history_s=30)
     ec.played(ref, 0)
