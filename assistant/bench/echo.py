@@ -63,7 +63,7 @@ async def _trial(bot: Assistant, ask: np.ndarray, room: RoomPath, speech: np.nda
             onset_at = client.sent_at(first)
         else:
             while (client.playing() or not client.events_of("response.done", turn)) and \
-                    time.perf_counter() < deadline + 60:
+                    not client.events_of("interrupt", turn) and time.perf_counter() < deadline + 60:
                 await client.stream(silence(0.2))
         await client.stream(silence(0.3))
         stops = [r.at for r in (*client.events_of("response.paused", turn), *client.events_of("interrupt", turn))]
@@ -115,7 +115,11 @@ async def bench_echo(alone: int = 30, per_level: int = 14, methods: tuple[str, .
             room = RoomPath(ROOMS[k % len(ROOMS)], seed=k)
             speech = requests[k % len(requests)] if level is not None else None
             async with gate:
-                row = await _trial(bot, ask, room, speech, level or 0.0, float(rng.uniform(1.0, 2.5)))
+                try:  # a trial that hangs is reported, not waited for
+                    row = await asyncio.wait_for(
+                        _trial(bot, ask, room, speech, level or 0.0, float(rng.uniform(1.0, 2.5))), 150)
+                except TimeoutError:
+                    row = {"ok": False, "why": "the trial took over 150 s"}
             row.update(level=level, room=room.spec.name)
             print(f"{method} {'alone' if level is None else f'{level:+.0f} dB'} {room.spec.name}: "
                   f"{ {k: v for k, v in row.items() if k not in ('level', 'room')} }", file=sys.stderr)
