@@ -126,6 +126,10 @@ class EchoSuppressor:
     def erle_db(self) -> float | None:
         return self.meter.erle_db
 
+    def echo_energy(self, mic: np.ndarray, residual: np.ndarray) -> float:
+        """How much of ``mic``'s energy was the assistant's echo: what the subtraction took."""
+        return max(0.0, float(mic @ mic) - float(residual @ residual))
+
     def _find_delay(self, mic: np.ndarray, window: np.ndarray) -> int:
         n = len(mic)
         size = 1 << int(np.ceil(np.log2(len(window) + n)))

@@ -255,7 +255,8 @@ class Listener:
             return [*self.endpointer.flush()]
         if self.config.duplex.echo_suppression and self.echo.active:
             residual = self.echo.process(chunk, self._position)
-            self._energy += (float(chunk @ chunk), float(residual @ residual))
+            mic = float(chunk @ chunk)
+            self._energy += (mic, mic - self.echo.echo_energy(chunk, residual))
             chunk = residual
         else:
             self._energy += float(chunk @ chunk)
