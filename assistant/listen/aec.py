@@ -8,6 +8,8 @@ suppressor. Its far end is exactly what the session sent for playback; the playb
 lead (200 ms) and the device's own delay are left to its delay estimator. Measured on
 simulated rooms (``bench echo``): 28-33 dB of echo removed where the subtraction of
 :class:`~.echo.EchoSuppressor` removed 1-2 dB, at 0.3-0.6 ms per 20 ms frame on 2 cores.
+Opt-in for now (``duplex.echo_canceller = "aec3"``, ``ASSISTANT_ECHO=aec3``): see that
+setting for why it is not yet the default.
 """
 
 from __future__ import annotations
@@ -29,8 +31,6 @@ class EchoCanceller:
         self._played = PlayedAudio(history_s)
         self._aec = _AEC3(sample_rate=INPUT_SAMPLE_RATE, num_channels=1, stream_delay_ms=0)
         self.meter = EchoMeter()
-        self._path_gain = 0.0  # echo power at the microphone per unit of played power
-        self._far_power = 0.0  # recent played power (per sample)
 
     @property
     def active(self) -> bool:
@@ -51,25 +51,7 @@ class EchoCanceller:
         mic = np.ascontiguousarray(mic, dtype=np.float32)
         residual = self._aec.process(mic, far)
         self.meter.add(mic, residual)
-        self._learn_path(mic, residual, far)
         return residual
-
-    def _learn_path(self, mic: np.ndarray, residual: np.ndarray, far: np.ndarray) -> None:
-        # The echo's power follows the played power through the room's gain. Learn that gain
-        # only where the microphone held echo alone (the canceller took >= 90% of it out):
-        # during speech AEC3 also suppresses some of the person, so "what it took" would
-        # count the person as echo (measured: a person at +10 dB over the echo looked 77%
-        # echo, against the 80% that marks a final as echo).
-        n = len(mic)
-        self._far_power = 0.8 * self._far_power + 0.2 * float(far @ far) / n  # ~100 ms memory
-        m, r = float(mic @ mic) / n, float(residual @ residual) / n
-        if self._far_power > 1e-7 and m > 1e-8 and r < 0.1 * m:
-            self._path_gain = 0.95 * self._path_gain + 0.05 * m / self._far_power
-
-    def echo_energy(self, mic: np.ndarray, residual: np.ndarray) -> float:
-        """How much of ``mic``'s energy was the assistant's echo: the learned room gain times the
-        power just played (at most all of it)."""
-        return min(float(mic @ mic), self._path_gain * self._far_power * len(mic))
 
     @property
     def erle_db(self) -> float | None:

@@ -71,8 +71,8 @@ class EchoMeter:
 
 
 class EchoSuppressor:
-    """Subtracts the delayed, scaled playback reference from microphone audio (the method
-    before :class:`~.aec.EchoCanceller`; ``duplex.echo_canceller = "subtract"``).
+    """Subtracts the delayed, scaled playback reference from microphone audio (the default,
+    ``duplex.echo_canceller = "subtract"``; see :class:`~.aec.EchoCanceller` for rooms).
 
     ``played(audio, at)`` records reference audio (16 kHz) that started playing at
     input-stream sample ``at``; ``process(mic, at)`` returns the residual for mic
@@ -125,10 +125,6 @@ class EchoSuppressor:
     @property
     def erle_db(self) -> float | None:
         return self.meter.erle_db
-
-    def echo_energy(self, mic: np.ndarray, residual: np.ndarray) -> float:
-        """How much of ``mic``'s energy was the assistant's echo: what the subtraction took."""
-        return max(0.0, float(mic @ mic) - float(residual @ residual))
 
     def _find_delay(self, mic: np.ndarray, window: np.ndarray) -> int:
         n = len(mic)

@@ -255,8 +255,7 @@ class Listener:
             return [*self.endpointer.flush()]
         if self.config.duplex.echo_suppression and self.echo.active:
             residual = self.echo.process(chunk, self._position)
-            mic = float(chunk @ chunk)
-            self._energy += (mic, mic - self.echo.echo_energy(chunk, residual))
+            self._energy += (float(chunk @ chunk), float(residual @ residual))
             chunk = residual
         else:
             self._energy += float(chunk @ chunk)

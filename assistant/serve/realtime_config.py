@@ -127,7 +127,8 @@ def session_settings(value: object) -> tuple[dict[str, Any], dict[str, Any]]:
             settings["turn_detection"] = holder["turn_detection"]
     modalities = s.get("output_modalities", s.get("modalities"))
     if modalities is not None:
-        if not isinstance(modalities, list) or not modalities or not set(modalities) <= {"audio", "text"}:
+        if not isinstance(modalities, list) or not modalities or \
+                not all(isinstance(m, str) and m in ("audio", "text") for m in modalities):
             raise _bad('output_modalities must be ["audio"] or ["text"]')
         # The beta protocol's ["text", "audio"] meant speech with its transcript: our ["audio"].
         settings["output_modalities"] = ["audio"] if "audio" in modalities else ["text"]
