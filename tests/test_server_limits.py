@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 
 import pytest
 from websockets.asyncio.client import connect
@@ -59,32 +55,7 @@ def test_a_token_is_required_when_set(assistant: Assistant) -> None:
     asyncio.run(run())
 
 
-def test_sigterm_closes_sessions_with_1001_and_exits() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "assistant", "serve", "--port", str(port)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy())
-    try:
-        deadline = time.time() + 120
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if "listening" in line or time.time() > deadline:
-                break
-
-        async def run() -> int | None:
-            async with connect(f"ws://127.0.0.1:{port}/ws") as ws:
-                await ws.recv()
-                proc.send_signal(signal.SIGTERM)
-                with pytest.raises(ConnectionClosed) as closed:
-                    while True:
-                        await ws.recv()
-                return closed.value.rcvd.code if closed.value.rcvd else None
-
-        assert asyncio.run(run()) == 1001
-        assert proc.wait(timeout=30) == 0
-    finally:
-        proc.kill()
+# SIGTERM (drain, then 1001, exit 0): tests/test_operations.py.
 
 
 def test_bench_load_runs_concurrent_sessions_against_a_server_process() -> None:

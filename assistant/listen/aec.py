@@ -18,27 +18,18 @@ import numpy as np
 from pywebrtc_audio import EchoCanceller as _AEC3
 
 from ..config import INPUT_SAMPLE_RATE
-from .echo import EchoMeter, PlayedAudio
+from .echo import ReferenceCanceller
 
 #: AEC3 works in blocks: its output lags its input by 8 ms (measured: 128 samples at 16 kHz).
 LATENCY_SAMPLES = 128
 
 
-class EchoCanceller:
+class EchoCanceller(ReferenceCanceller):
     """AEC3 with the playback reference; the same interface as :class:`~.echo.EchoSuppressor`."""
 
     def __init__(self, history_s: float = 4.0) -> None:
-        self._played = PlayedAudio(history_s)
+        super().__init__(history_s)
         self._aec = _AEC3(sample_rate=INPUT_SAMPLE_RATE, num_channels=1, stream_delay_ms=0)
-        self.meter = EchoMeter()
-
-    @property
-    def active(self) -> bool:
-        return self._played.active
-
-    def played(self, audio: np.ndarray, at: int) -> None:
-        """Reference ``audio`` (float32, 16 kHz) was sent for playback at input position ``at``."""
-        self._played.played(audio, at)
 
     def process(self, mic: np.ndarray, at: int) -> np.ndarray:
         """``mic`` (input positions ``at`` ...) with the echo taken out, ``LATENCY_SAMPLES`` late;
@@ -47,13 +38,5 @@ class EchoCanceller:
         with nothing playing it passes the microphone through)."""
         if not self.active or len(mic) == 0:
             return mic
-        far = self._played.reference(at, len(mic))
         mic = np.ascontiguousarray(mic, dtype=np.float32)
-        residual = self._aec.process(mic, far)
-        self.meter.add(mic, residual)
-        return residual
-
-    @property
-    def erle_db(self) -> float | None:
-        """How much quieter the microphone got while the canceller worked (dB)."""
-        return self.meter.erle_db
+        return self._measured(mic, self._aec.process(mic, self._played.reference(at, len(mic))))

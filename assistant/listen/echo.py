@@ -54,14 +54,29 @@ class PlayedAudio:
         return out
 
 
-class EchoMeter:
-    """Energy in and out of an echo canceller while it works: its ERLE."""
+class ReferenceCanceller:
+    """What both echo cancellers share: the played reference, and their ERLE so far.
 
-    def __init__(self) -> None:
-        self._energy = np.zeros(2)
+    ``played(audio, at)`` records reference audio (16 kHz) that started playing at
+    input-stream sample ``at``; a subclass's ``process(mic, at)`` returns the residual for
+    mic samples starting at ``at`` and reports each chunk to :meth:`_measured`.
+    """
 
-    def add(self, mic: np.ndarray, residual: np.ndarray) -> None:
+    def __init__(self, history_s: float) -> None:
+        self._played = PlayedAudio(history_s)
+        self._energy = np.zeros(2)  # microphone, residual: while cancelling
+
+    @property
+    def active(self) -> bool:
+        return self._played.active
+
+    def played(self, audio: np.ndarray, at: int) -> None:
+        """Reference ``audio`` (float32, 16 kHz) was sent for playback at input position ``at``."""
+        self._played.played(audio, at)
+
+    def _measured(self, mic: np.ndarray, residual: np.ndarray) -> np.ndarray:
         self._energy += (float(mic @ mic), float(residual @ residual))
+        return residual
 
     @property
     def erle_db(self) -> float | None:
@@ -70,32 +85,19 @@ class EchoMeter:
         return None if mic <= 1e-9 else round(10 * float(np.log10(mic / max(out, 1e-12))), 1)
 
 
-class EchoSuppressor:
+class EchoSuppressor(ReferenceCanceller):
     """Subtracts the delayed, scaled playback reference from microphone audio (the default,
-    ``duplex.echo_canceller = "subtract"``; see :class:`~.aec.EchoCanceller` for rooms).
-
-    ``played(audio, at)`` records reference audio (16 kHz) that started playing at
-    input-stream sample ``at``; ``process(mic, at)`` returns the residual for mic
-    samples starting at ``at``.
-    """
+    ``duplex.echo_canceller = "subtract"``; see :class:`~.aec.EchoCanceller` for rooms)."""
 
     def __init__(self, max_delay_ms: int = 400, history_s: float = 4.0, analysis_ms: int = 128) -> None:
+        super().__init__(history_s)
         self.max_delay = max_delay_ms * INPUT_SAMPLE_RATE // 1000
         # The delay is estimated on the last ``analysis_ms`` of microphone audio, not on one
         # short chunk: voiced speech is periodic, and a 20 ms window matches many delays.
         self._analysis = analysis_ms * INPUT_SAMPLE_RATE // 1000
         self._mic = np.zeros(0, dtype=np.float32)
         self._mic_end = 0
-        self._played = PlayedAudio(history_s)
         self._delay: int | None = None
-        self.meter = EchoMeter()
-
-    @property
-    def active(self) -> bool:
-        return self._played.active
-
-    def played(self, audio: np.ndarray, at: int) -> None:
-        self._played.played(audio, at)
 
     def process(self, mic: np.ndarray, at: int) -> np.ndarray:
         """Residual of ``mic`` (input positions ``at`` ...) once the echo is taken out."""
@@ -118,13 +120,7 @@ class EchoSuppressor:
         if energy < 1e-8:
             return mic
         gain = float(mic @ ref) / energy
-        residual = mic if gain <= 0 else (mic - gain * ref).astype(np.float32)
-        self.meter.add(mic, residual)
-        return residual
-
-    @property
-    def erle_db(self) -> float | None:
-        return self.meter.erle_db
+        return self._measured(mic, mic if gain <= 0 else (mic - gain * ref).astype(np.float32))
 
     def _find_delay(self, mic: np.ndarray, window: np.ndarray) -> int:
         n = len(mic)
