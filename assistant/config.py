@@ -243,8 +243,8 @@ class DuplexConfig:
     echo_canceller: str = "subtract"
     """How: ``subtract`` (one delay and gain per frame; the default) or ``aec3`` (WebRTC's
     canceller: rooms, reverberation, drifting delay; ``ASSISTANT_ECHO=aec3``). In simulated
-    rooms (``bench echo``) AEC3 removed ~24 dB of echo against ~3 dB and interrupted itself in
-    1 of 9 long replies against 10 of 10. It is not the default yet: its double-talk
+    rooms (``bench echo``) AEC3 removed 22 dB of echo (median) against ~3 dB and interrupted
+    itself in 3 of 29 long replies against 10 of 10. It is not the default yet: its double-talk
     suppression also takes ~6 dB of a person speaking over the reply, and the echo-share rule
     (``echo_share_max``) then sometimes takes a loud person for the echo (the duplex test of
     speech over a -10 dB echo failed 2 of 3 runs with it)."""
