@@ -142,6 +142,13 @@ def _short(message: str) -> str:
     return message if len(message) <= 80 else message[:77] + "..."
 
 
+def audio_end_ms(value: object) -> float:
+    """``conversation.item.truncate``'s ``audio_end_ms``: a finite number >= 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ProtocolError("bad_event", "conversation.item.truncate needs 'audio_end_ms': a number >= 0")
+    return float(value)
+
+
 def json_event(message: str) -> dict[str, Any]:
     """A text message as a JSON object with a string ``type``."""
     try:
@@ -184,9 +191,7 @@ def parse_client_message(message: str | bytes) -> ClientEvent:
         turn, end = event.get("turn_id"), event.get("audio_end_ms")
         if isinstance(turn, bool) or not isinstance(turn, int) or turn < 0:
             raise ProtocolError("bad_event", "conversation.item.truncate needs 'turn_id': a turn number")
-        if isinstance(end, bool) or not isinstance(end, (int, float)) or not math.isfinite(end) or end < 0:
-            raise ProtocolError("bad_event", "conversation.item.truncate needs 'audio_end_ms': a number >= 0")
-        return Truncate(turn, float(end))
+        return Truncate(turn, audio_end_ms(end))
     raise unknown_type(kind, CLIENT_EVENT_TYPES)
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import itertools
 import json
-import math
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -46,11 +45,13 @@ from .dialects import AudioOut, Outgoing
 from .protocol import (
     BARE_EVENTS,
     Cancel,
+    Clear,
     ClientEvent,
     ProtocolError,
     SessionUpdate,
     TextIn,
     Truncate,
+    audio_end_ms,
     b64_audio,
     json_event,
     unknown_type,
@@ -140,9 +141,7 @@ class RealtimeDialect:
         if reply is None or reply.item_id != item_id:
             raise ProtocolError("bad_event", "conversation.item.truncate: 'item_id' must name an assistant "
                                 "message of this session")
-        if isinstance(end, bool) or not isinstance(end, (int, float)) or not math.isfinite(end) or end < 0:
-            raise ProtocolError("bad_event", "conversation.item.truncate needs 'audio_end_ms': a number >= 0")
-        return Truncate(turn, float(end))  # type: ignore[arg-type]
+        return Truncate(turn, audio_end_ms(end))  # type: ignore[arg-type]
 
     def answered(self, command: ClientEvent, result: object) -> list[Outgoing]:
         if isinstance(command, SessionUpdate):
@@ -164,7 +163,7 @@ class RealtimeDialect:
             for turn in result:
                 if (cancelled := self._replies.get(turn)) is not None:
                     cancelled.cancelled_by_client = True
-        if command is BARE_EVENTS["input_audio_buffer.clear"]:
+        if isinstance(command, Clear):
             return [self._event("input_audio_buffer.cleared")]
         return []
 
