@@ -10,7 +10,7 @@ import numpy as np
 
 from ..api import Assistant
 from ..config import INPUT_SAMPLE_RATE
-from .common import LONG_REPLY, open_client, percentile, rounded, sample_requests
+from .common import LONG_REPLY, first_reply_turn, open_client, percentile, rounded, sample_requests
 from .pacing import silence
 
 
@@ -60,13 +60,9 @@ async def bench_bargein(trials: int = 10) -> dict[str, Any]:
         try:
             await client.stream(np.concatenate([silence(0.3), ask, silence(0.5)]))
             deadline = time.perf_counter() + 10
-            while not client.events_of("response.audio.delta") and time.perf_counter() < deadline:
-                await client.stream(silence(0.1))
-            reply = client.events_of("response.audio.delta")
-            if not reply:
+            if (turn := await first_reply_turn(client, deadline)) is None:
                 print(f"trial {k}: the story request got no audio", file=sys.stderr)
                 continue
-            turn = int(reply[0].event["turn_id"])
             await client.stream(silence(float(rng.uniform(0.8, 2.0))))
             if kind == "speech":
                 name, audio = interruptions[k % len(interruptions)]

@@ -82,6 +82,15 @@ async def open_client(bot: Assistant, url: str | None, **kw: Any) -> Any:
     return client
 
 
+async def first_reply_turn(client: Any, deadline: float) -> int | None:
+    """Keep the microphone going (silence) until reply audio arrives or ``time.perf_counter()``
+    passes ``deadline``; the reply's turn id, or None."""
+    while not client.events_of("response.audio.delta") and time.perf_counter() < deadline:
+        await client.stream(silence(0.1))
+    audio = client.events_of("response.audio.delta")
+    return int(audio[0].event["turn_id"]) if audio else None
+
+
 async def spoken_turn(client: Any, name: str, audio: np.ndarray, timeout_s: float = 20.0) -> dict[str, Any]:
     """Say ``audio`` into a simulated client at real-time pace and wait until the reply has
     been played out (or ``timeout_s``); returns the turn's timings (``v2v_ms`` None if no reply)."""

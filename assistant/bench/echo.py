@@ -28,7 +28,7 @@ import numpy as np
 from ..api import Assistant
 from ..audio import resample
 from ..config import INPUT_SAMPLE_RATE
-from .common import LONG_REPLY, open_client, percentile, rounded, sample_requests
+from .common import LONG_REPLY, first_reply_turn, open_client, percentile, rounded, sample_requests
 from .pacing import silence
 from .rooms import ROOMS, RoomPath
 
@@ -48,12 +48,8 @@ async def _trial(bot: Assistant, ask: np.ndarray, room: RoomPath, speech: np.nda
     try:
         await client.stream(np.concatenate([silence(0.3), ask, silence(0.5)]))
         deadline = time.perf_counter() + 15
-        while not client.events_of("response.audio.delta") and time.perf_counter() < deadline:
-            await client.stream(silence(0.1))
-        audio = client.events_of("response.audio.delta")
-        if not audio:
+        if (turn := await first_reply_turn(client, deadline)) is None:
             return {"ok": False}
-        turn = int(audio[0].event["turn_id"])
         await client.stream(silence(at_s))
         onset_at = None
         if speech is not None:
