@@ -166,8 +166,9 @@ async def run_client(index: int, url: str, requests: list[tuple[str, np.ndarray]
                     run.errors.append("connection closed by the server")
                 if closed or finished():
                     break
-        except ConnectionClosed:
-            pass  # the server went while we spoke: see below
+        except ConnectionClosed:  # the server went while we spoke
+            if not reconnect:
+                run.errors.append("connection closed by the server")
         finally:
             await client.close()
         run.errors += [f"{r.event.get('code')}: {r.event.get('message')}" for r in client.events_of("error")]
