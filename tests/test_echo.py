@@ -49,6 +49,18 @@ def test_the_person_is_kept_while_the_echo_goes() -> None:
     assert rms_dbfs(err) < rms_dbfs(0.5 * user) - 15  # what remains is the person
 
 
+def test_a_gap_in_playback_is_silence_in_the_reference() -> None:
+    # The ring keeps history_s of reference; a gap must not bring back what it held that long ago.
+    from assistant.listen.echo import PlayedAudio
+
+    played = PlayedAudio(history_s=1.0)
+    tone = np.ones(12000, np.float32)
+    played.played(tone, 0)  # 0.75 s
+    played.played(tone[:4000], 20000)  # after a 0.5 s gap (the ring wrapped within it)
+    assert not np.any(played.reference(12000, 8000))
+    assert np.all(played.reference(20000, 4000) == 1.0)
+
+
 def test_no_reference_means_no_change() -> None:
     mic = np.random.default_rng(0).standard_normal(3200).astype(np.float32) * 0.1
     es = EchoSuppressor()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from assistant.config import EAGERNESS, Config, DuplexConfig, TurnConfig, VADConfig
-from assistant.conversation.bargein import BargeIn, PauseReply, ReopenTurn
+from assistant.conversation.bargein import BargeIn, DropFinal, PauseReply, ReopenTurn, ResumeReply
 from assistant.conversation.settings import InputFormat, apply_settings
 from assistant.conversation.turns import continue_request
 from assistant.errors import AssistantError
@@ -112,6 +112,19 @@ def test_speech_soon_after_a_request_with_little_heard_reopens_it() -> None:
     heard.request_heard(1, 3000)
     heard.assistant_speaking(1)
     assert heard.speech_started(2, 3500, 0) == [PauseReply(1)]  # much of the reply heard: barge-in
+    # Its reply already audible: the start may be that reply's echo, so it pauses, and words
+    # reopen the request (an echo's final resumes the reply instead).
+    audible = BargeIn(DuplexConfig(), turn=TurnConfig(), heard_ms=lambda turn: 200.0)
+    audible.request_heard(1, 3000)
+    audible.assistant_speaking(1)
+    assert audible.speech_started(2, 3900, 0) == [PauseReply(1)]
+    assert audible.partial(2, "for ten minutes", 0.1) == [ReopenTurn(1, 2)]
+    echo = BargeIn(DuplexConfig(), turn=TurnConfig(), heard_ms=lambda turn: 200.0)
+    echo.request_heard(1, 3000)
+    echo.assistant_speaking(1)
+    assert echo.speech_started(2, 3900, 0) == [PauseReply(1)]
+    assert echo.speech_stopped(2, 4300) == []
+    assert echo.final(2, "Sure.", 0.95) == [ResumeReply(1), DropFinal(2)]
     server = BargeIn(DuplexConfig(), turn=TurnConfig(type="server_vad"), heard_ms=lambda turn: 0.0)
     server.request_heard(1, 3000)
     assert server.speech_started(2, 3100, 0) == []  # server_vad: as before, no reopening

@@ -96,6 +96,7 @@ class BargeIn:
         self._paused_at = 0.0
         self._check_at = 0.0
         self._partial = ""
+        self._reopen_pending: ReopenTurn | None = None  # speech over the reply that would reopen, once confirmed
 
     # -- the assistant's side --------------------------------------------------
 
@@ -118,10 +119,16 @@ class BargeIn:
         return []
 
     def speech_started(self, turn_id: int, audio_ms: int, now_ms: float) -> list[Decision]:
-        if (reopen := self._reopen(turn_id, audio_ms)) is not None:
-            return [reopen]
-        if self.state is not State.SPEAKING or self.reply_turn is None:
+        reopen = self._reopen(turn_id, audio_ms)
+        speaking = self.state is State.SPEAKING and self.reply_turn is not None
+        if reopen is not None and not (speaking and reopen.reply_turn == self.reply_turn):
+            return self._reopened(reopen)  # its reply is not audible yet: this can only be the person
+        if not speaking:
             return []
+        # Over its own reply the start may be that reply's echo (the canceller is still settling
+        # in its first second; bench echo: 2 of 12 replies in the RT60 0.8 s room): pause, and
+        # reopen only once words show it is the person, as for any barge-in.
+        self._reopen_pending = reopen
         self.state, self._speech_turn = State.PAUSED, turn_id
         self._speech_start_ms, self._speech_ms = audio_ms, math.inf
         self._paused_at, self._check_at, self._partial = now_ms, now_ms + self.config.confirm_ms, ""
@@ -189,9 +196,12 @@ class BargeIn:
         reply_turn, ended_ms = request
         if audio_ms - ended_ms > t.reopen_ms or self._heard_ms(reply_turn) > t.reopen_heard_ms:
             return None
-        if self.reply_turn == reply_turn:
-            self.state = State.IDLE
         return ReopenTurn(reply_turn, turn_id)
+
+    def _reopened(self, reopen: ReopenTurn) -> list[Decision]:
+        if self.reply_turn == reopen.reply_turn:
+            self.state, self._speech_turn = State.IDLE, None
+        return [reopen]
 
     def _over_reply(self, turn_id: int) -> bool:
         return self.state is State.PAUSED and turn_id == self._speech_turn
@@ -206,11 +216,14 @@ class BargeIn:
         return echo_share >= self.config.echo_share_max
 
     def _resume(self) -> list[Decision]:
-        self.state, self._speech_turn = State.SPEAKING, None
+        self.state, self._speech_turn, self._reopen_pending = State.SPEAKING, None, None
         assert self.reply_turn is not None
         return [ResumeReply(self.reply_turn)]
 
     def _interrupt(self) -> list[Decision]:
+        if (reopen := self._reopen_pending) is not None:
+            self._reopen_pending = None
+            return self._reopened(reopen)
         self.state, self._speech_turn = State.INTERRUPTED, None
         assert self.reply_turn is not None
         return [InterruptReply(self.reply_turn)]

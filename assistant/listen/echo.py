@@ -41,6 +41,9 @@ class PlayedAudio:
         right after it, so it is placed after the reference already recorded.
         """
         at = max(at, self._ref_end)
+        if at > self._ref_end:  # a gap (the reply paused, or the next sentence came late): silence
+            gap = np.arange(max(self._ref_end, at - self._size), at) % self._size
+            self._ref[gap] = 0.0  # not the ring's audio of history_s ago
         idx = (at + np.arange(len(audio))) % self._size
         self._ref[idx] = audio
         self._ref_end = max(self._ref_end, at + len(audio))
