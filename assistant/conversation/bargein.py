@@ -120,10 +120,10 @@ class BargeIn:
 
     def speech_started(self, turn_id: int, audio_ms: int, now_ms: float) -> list[Decision]:
         reopen = self._reopen(turn_id, audio_ms)
-        speaking = self.state is State.SPEAKING and self.reply_turn is not None
-        if reopen is not None and not (speaking and reopen.reply_turn == self.reply_turn):
+        reply = self.reply_turn if self.state is State.SPEAKING else None
+        if reopen is not None and reopen.reply_turn != reply:
             return self._reopened(reopen)  # its reply is not audible yet: this can only be the person
-        if not speaking:
+        if reply is None:
             return []
         # Over its own reply the start may be that reply's echo (the canceller is still settling
         # in its first second; bench echo: 2 of 12 replies in the RT60 0.8 s room): pause, and
@@ -132,7 +132,7 @@ class BargeIn:
         self.state, self._speech_turn = State.PAUSED, turn_id
         self._speech_start_ms, self._speech_ms = audio_ms, math.inf
         self._paused_at, self._check_at, self._partial = now_ms, now_ms + self.config.confirm_ms, ""
-        return [PauseReply(self.reply_turn)]
+        return [PauseReply(reply)]
 
     def speech_stopped(self, turn_id: int, audio_ms: int) -> list[Decision]:
         if self._over_reply(turn_id):
