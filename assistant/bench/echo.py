@@ -9,7 +9,7 @@ second voice, espeak-ng) for a story; the assistant answers with a long reply, a
 - ``speech``: 1-2.5 s into the reply a person says a request over it, at -6, 0 or +6 dB
   relative to the echo at the microphone. Detected: the reply is interrupted. Stop time:
   from the person's first sound to the reply's audio stopping (the first pause or the
-  interrupt, whichever comes first).
+  interrupt after their first sound, whichever comes first).
 
 The residual echo is the canceller's ERLE over the ``alone`` replies (microphone energy
 against what is left after it). Both cancellers can be run side by side (``--methods``).
@@ -62,7 +62,10 @@ async def _trial(bot: Assistant, ask: np.ndarray, room: RoomPath, speech: np.nda
                     not client.events_of("interrupt", turn) and time.perf_counter() < deadline + 60:
                 await client.stream(silence(0.2))
         await client.stream(silence(0.3))
-        stops = [r.at for r in (*client.events_of("response.paused", turn), *client.events_of("interrupt", turn))]
+        # The first stop after the person began: one before it was the reply pausing on its own
+        # echo (counted in self_pause_rate), not a reaction to them.
+        stops = [r.at for r in (*client.events_of("response.paused", turn), *client.events_of("interrupt", turn))
+                 if onset_at is None or r.at >= onset_at]
         return {
             "ok": True,
             "interrupted": bool(client.events_of("interrupt", turn)),

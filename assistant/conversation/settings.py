@@ -46,7 +46,7 @@ def _turn_detection(value: object) -> dict[str, object]:
     changes: dict[str, object] = {"turn.type": kind}
     if kind == "semantic_vad":
         eagerness = value.get("eagerness", "auto")
-        if eagerness not in EAGERNESS:
+        if not isinstance(eagerness, str) or eagerness not in EAGERNESS:  # a list is no key
             raise AssistantError(f"turn_detection eagerness must be one of {', '.join(EAGERNESS)}")
         changes["turn.eagerness"] = eagerness
     for name, field_name in (("silence_duration_ms", "silence_ms"), ("threshold", "speech_threshold")):
