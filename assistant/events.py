@@ -80,8 +80,8 @@ class TranscriptFinal(Event):
     transcript: str
     nbest: tuple[Hypothesis, ...]
     echo_share: float = 0.0
-    """Share of the utterance's microphone energy that was the assistant's own voice (what the
-    echo suppressor took out): near 1 means only its echo was heard, not a person."""
+    """How surely the utterance was the assistant's own voice (0-1): how closely its loudness
+    followed what was played. Near 1: only its echo was heard, not a person."""
 
 
 @dataclass(frozen=True)

@@ -120,3 +120,29 @@ def test_aec3_leaves_the_microphone_alone_when_nothing_was_played() -> None:
 
     mic = np.random.default_rng(0).standard_normal(3200).astype(np.float32) * 0.1
     assert np.array_equal(EchoCanceller().process(mic, 0), mic)
+
+
+# -- is what was heard the echo? -------------------------------------------------------------
+
+def likeness(residual: np.ndarray, played: np.ndarray) -> float:
+    from assistant.listen.echo import EchoMatch, PlayedAudio
+
+    ref, match = PlayedAudio(history_s=10), EchoMatch()
+    ref.played(played, 0)
+    for i in range(0, len(residual), 320):
+        match.heard(residual[i : i + 320], i)
+    match.speech_started(3200)
+    return match.likeness(ref.reference)
+
+
+def test_what_follows_the_reply_syllable_by_syllable_is_its_echo() -> None:
+    reply = load_audio(SAMPLES / "capital_of_france.wav")
+    leak = np.concatenate([np.zeros(1600, np.float32), 0.05 * reply])  # 100 ms late, much quieter
+    assert likeness(leak, reply) > 0.8
+
+
+def test_a_person_over_the_reply_is_not_its_echo() -> None:
+    reply = load_audio(SAMPLES / "capital_of_france.wav")
+    person = load_audio(SAMPLES / "go_forward_ten_meters.wav")
+    assert likeness(0.5 * person, reply) < 0.3
+    assert likeness(0.5 * person, np.zeros(16000, np.float32)) == 0.0  # nothing played

@@ -117,15 +117,21 @@ def _listen_with_echo(assistant: Assistant, mic: np.ndarray, reference: np.ndarr
 
 
 def test_echo_share_tells_the_assistants_voice_from_a_person(assistant: Assistant) -> None:
+    from assistant.bench.rooms import ROOMS, RoomPath
+
     reply = load_audio(SAMPLES / "capital_of_france.wav")
-    echo = np.concatenate([np.zeros(960, np.float32), 0.316 * reply])  # 60 ms late, -10 dB
-    # Only the echo: nearly all of what the microphone heard was the assistant's voice.
-    finals, share = _listen_with_echo(assistant, np.concatenate([echo, silence(0.5)]), reply)
-    assert share > 0.95 and not finals
-    # A person speaking over it: the final is theirs, and the echo was a small share of it.
+    room = RoomPath(ROOMS[2], seed=3)  # a living room (RT60 0.5 s): the subtraction leaves most of it
+    padded = np.concatenate([reply, np.zeros(8000, np.float32)])
+    echo = np.concatenate([room(padded[i : i + 320]) for i in range(0, len(padded) - 319, 320)])
+    # Only the echo: what is left of it rises and falls with what was played.
+    finals, share = _listen_with_echo(assistant, np.concatenate([echo, silence(0.3)]), reply)
+    assert share > 0.55 and all(f.echo_share > 0.55 for f in finals)
+    # A person speaking over it, as loud: the final is theirs, and it does not follow the reply
+    # (which, as the barge-in policy does, pauses as they start: its echo fades 0.3 s later).
     person = load_audio(SAMPLES / "what_time_is_it.wav")
-    mic = np.concatenate([echo, silence(1.0)])
-    mic[: len(person)] += 0.5 * person
+    at = 8000
+    mic = np.concatenate([echo[: at + 4800], np.zeros(len(person), np.float32), silence(1.0)])
+    mic[at : at + len(person)] += float(np.std(echo) / np.std(person)) * person
     finals, _ = _listen_with_echo(assistant, mic, reply)
     assert finals and "time" in finals[0].transcript.lower()
-    assert finals[0].echo_share < 0.5
+    assert finals[0].echo_share < 0.4

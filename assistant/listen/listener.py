@@ -37,7 +37,7 @@ from ..events import ErrorEvent, Event, Hypothesis, SpeechStarted, SpeechStopped
 from ..metrics import TurnClock, TurnClocks
 from .aec import EchoCanceller
 from .asr import LocalAgreement, Recognizer, Transcript
-from .echo import EchoSuppressor
+from .echo import EchoMatch, EchoSuppressor
 from .turn_end import SmartTurn, TurnJudge
 from .vad import Dropped, Endpointer, FrameVAD, Pause, SpeechStart, Utterance, VoiceDetector
 
@@ -125,7 +125,7 @@ class Listener:
         self.echo = EchoCanceller() if config.duplex.echo_canceller == "aec3" else \
             EchoSuppressor(max_delay_ms=config.duplex.playback_lead_ms + 400)
         self.decode_seconds = 0.0  # compute spent decoding (for the real-time factor)
-        self._energy = np.zeros(2)  # (microphone, after echo removal) since the speech started
+        self._echo_match = EchoMatch()
         self.vad_seconds = 0.0
         self.on_words_so_far: Callable[[tuple[Hypothesis, ...]], None] = lambda nbest: None
         """Called with the speculative final's n-best as soon as it is decoded, before the
@@ -159,10 +159,9 @@ class Listener:
 
     @property
     def echo_share(self) -> float:
-        """Share of the microphone's energy since the current speech started that was the
-        assistant's own voice, as the echo suppressor found it (0 when nothing was played)."""
-        mic, residual = self._energy
-        return 0.0 if mic <= 1e-9 else max(0.0, 1.0 - float(residual / mic))
+        """How surely the speech since it started was the assistant's own voice (0-1): its
+        envelope's likeness to what was played (:class:`~.echo.EchoMatch`; 0 when nothing was)."""
+        return self._echo_match.likeness(self.echo.reference)
 
     async def feed(self, audio: np.ndarray | None) -> None:
         """Queue audio (float32, 16 kHz mono); ``None`` ends the stream."""
@@ -231,7 +230,7 @@ class Listener:
                 if isinstance(ev, SpeechStart):
                     self._turn = self._next_turn()
                     self._last_partial = self._position
-                    self._energy[:] = 0.0
+                    self._echo_match.speech_started(ev.start_ms * INPUT_SAMPLE_RATE // 1000)
                     await self._send(SpeechStarted(self._turn, ev.start_ms))
                 elif isinstance(ev, Pause):
                     await self._jobs.put(_Job(self._turn, ev))
@@ -254,11 +253,8 @@ class Listener:
         if chunk is None:
             return [*self.endpointer.flush()]
         if self.config.duplex.echo_suppression and self.echo.active:
-            residual = self.echo.process(chunk, self._position)
-            self._energy += (float(chunk @ chunk), float(residual @ residual))
-            chunk = residual
-        else:
-            self._energy += float(chunk @ chunk)
+            chunk = self.echo.process(chunk, self._position)
+        self._echo_match.heard(chunk, self._position)
         return self.endpointer.feed(chunk)
 
     async def _control(self, action: str) -> list[SpeechStart | Pause | Utterance | Dropped]:
