@@ -101,6 +101,18 @@ def test_speech_without_words_is_rechecked_then_interrupts_after_the_words_wait(
     assert t - 1000 >= cfg.words_wait_ms and (t - 1000 - cfg.confirm_ms) % cfg.recheck_ms == 0
 
 
+def test_speech_that_stays_the_echo_never_interrupts_however_long() -> None:
+    cfg = DuplexConfig()
+    b = speaking()
+    b.speech_started(SPEECH, 5000, 1000)
+    t = 1000.0
+    while t < 1000 + 2 * cfg.words_wait_ms:
+        t = b.deadline_ms  # type: ignore[assignment]
+        assert b.tick(t, 0.9) == []
+    b.speech_stopped(SPEECH, 8500)
+    assert b.final(SPEECH, "the front volume", 0.9) == [ResumeReply(REPLY), DropFinal(SPEECH)]
+
+
 def test_words_heard_as_echo_at_first_interrupt_once_the_echo_share_falls() -> None:
     b = speaking()
     b.speech_started(SPEECH, 5000, 1000)

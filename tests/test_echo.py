@@ -146,3 +146,16 @@ def test_a_person_over_the_reply_is_not_its_echo() -> None:
     person = load_audio(SAMPLES / "go_forward_ten_meters.wav")
     assert likeness(0.5 * person, reply) < 0.3
     assert likeness(0.5 * person, np.zeros(16000, np.float32)) == 0.0  # nothing played
+
+
+def test_likeness_of_speech_of_any_length_is_a_number_in_range() -> None:
+    from assistant.listen.echo import EchoMatch, PlayedAudio
+
+    reply = load_audio(SAMPLES / "capital_of_france.wav")
+    ref = PlayedAudio(history_s=10)
+    ref.played(reply, 0)
+    for frames in (0, 4, 5, 6, 14, 15, 16, 40, 400):  # 10 ms frames since the speech started
+        match = EchoMatch()
+        match.heard(0.1 * reply[: 16000 + frames * 160], 0)
+        match.speech_started(16000)
+        assert 0.0 <= match.likeness(ref.reference) <= 1.0

@@ -74,6 +74,8 @@ async def _trial(bot: Assistant, ask: np.ndarray, room: RoomPath, speech: np.nda
             "erle_db": session.listener.echo.erle_db,
             "heard": [r.event.get("transcript") for r in client.events_of(
                 "conversation.item.input_audio_transcription.completed") if r.event.get("turn_id", 0) > turn],
+            "partials": [f"{r.event.get('stable', '')} {r.event.get('unstable', '')}".strip() for r in client.events_of(
+                "conversation.item.input_audio_transcription.partial") if r.event.get("turn_id", 0) > turn][-2:],
         }
     finally:
         await client.close()

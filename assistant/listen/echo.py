@@ -144,6 +144,7 @@ class EchoMatch:
 def _syllables(envelope: np.ndarray, frames: int = 15) -> np.ndarray:
     """The envelope less its 150 ms moving average: the rise and fall of syllables, without the
     slow steps (the reply paused, the person finished) that any two sounds share."""
+    frames = min(frames, len(envelope))  # "same" is as long as the longer of the two
     smooth = np.convolve(envelope, np.ones(frames) / frames, mode="same")
     return envelope - smooth
 
