@@ -243,11 +243,10 @@ class DuplexConfig:
     echo_canceller: str = "subtract"
     """How: ``subtract`` (one delay and gain per frame; the default) or ``aec3`` (WebRTC's
     canceller: rooms, reverberation, drifting delay; ``ASSISTANT_ECHO=aec3``). In simulated
-    rooms (``bench echo``) AEC3 removed 22 dB of echo (median) against ~3 dB and interrupted
-    itself in 3 of 29 long replies against 10 of 10. It is not the default yet: its double-talk
-    suppression also takes ~6 dB of a person speaking over the reply, and the echo-share rule
-    (``echo_share_max``) then sometimes takes a loud person for the echo (the duplex test of
-    speech over a -10 dB echo failed 2 of 3 runs with it)."""
+    rooms (``bench echo``, one sitting) AEC3 removed 19 dB of echo (median) against ~3 dB and
+    interrupted itself in none of 29 long replies (paused in 3) against all 28. It is not the
+    default yet: against the direct, unreverberant echo of tests/test_duplex.py its double-talk
+    suppression sometimes removes a loud person with the echo (1 of 2 runs failed)."""
     strict_speech_threshold: float = 0.65
     """Silero threshold to start speech while the assistant speaks (normally ``vad.speech_threshold``)."""
     strict_start_ms: int = 96
