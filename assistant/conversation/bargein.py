@@ -173,8 +173,8 @@ class BargeIn:
         # Still speaking after confirm_ms: a real interruption, unless nothing but a sound,
         # a backchannel or the assistant's own words has been heard; then wait for the words
         # (a first partial takes a decode) rather than cut the reply on a sound. What is still
-        # its own echo never interrupts, however long it lasts (bench echo: 3 of 30 replies cut
-        # so after words_wait_ms); the paused reply's echo fades, and its final then decides.
+        # its own echo never interrupts, however long it lasts (it used to, once words_wait_ms
+        # had passed); the paused reply's echo fades, and its final then decides.
         if self._only_echo(echo_share):
             self._check_at = now_ms + self.config.recheck_ms
             return []
