@@ -246,7 +246,8 @@ class DuplexConfig:
     rooms (``bench echo``, one sitting) AEC3 removed 19 dB of echo (median) against ~3 dB and
     interrupted itself in none of 29 long replies (paused in 3) against all 28. It is not the
     default yet: against the direct, unreverberant echo of tests/test_duplex.py its double-talk
-    suppression sometimes removes a loud person with the echo (1 of 2 runs failed)."""
+    suppression sometimes removes a loud person with the echo (its speech-over-the-reply case
+    failed 2 of 6 runs with AEC3)."""
     strict_speech_threshold: float = 0.65
     """Silero threshold to start speech while the assistant speaks (normally ``vad.speech_threshold``)."""
     strict_start_ms: int = 96
