@@ -91,8 +91,7 @@ class EchoMatch:
             self._first = at
         buf = np.concatenate([self._pending, residual.astype(np.float32, copy=False)])
         n = len(buf) // self.FRAME
-        frames = buf[: n * self.FRAME].astype(np.float64).reshape(n, self.FRAME)
-        self._energies.extend(np.einsum("ij,ij->i", frames, frames).tolist())
+        self._energies.extend(_frame_energies(buf[: n * self.FRAME], self.FRAME).tolist())
         self._pending = buf[n * self.FRAME :]
         self._drop(len(self._energies) - self.MAX_FRAMES)
 
@@ -113,8 +112,7 @@ class EchoMatch:
         n, lags = len(self._energies), self.MAX_LAG_FRAMES
         if n < 5:
             return 0.0
-        ref = reference(self._first - lags * self.FRAME, (n + lags) * self.FRAME).astype(np.float64)
-        ref_e = np.einsum("ij,ij->i", *[ref.reshape(n + lags, self.FRAME)] * 2)
+        ref_e = _frame_energies(reference(self._first - lags * self.FRAME, (n + lags) * self.FRAME), self.FRAME)
         res_e = np.asarray(self._energies)
         if ref_e.max() <= 1e-9 or res_e.max() <= 1e-12:
             return 0.0
@@ -139,6 +137,12 @@ class EchoMatch:
             if denom > 1e-9:
                 best = max(best, inside * float(a @ b) / denom)
         return best
+
+
+def _frame_energies(audio: np.ndarray, frame: int) -> np.ndarray:
+    """Energy of each whole ``frame`` of ``audio`` (its length a multiple of ``frame``)."""
+    frames = audio.astype(np.float64).reshape(-1, frame)
+    return np.einsum("ij,ij->i", frames, frames)
 
 
 def _syllables(envelope: np.ndarray, frames: int = 15) -> np.ndarray:
