@@ -37,8 +37,8 @@ from .reply.llm import LLMBackend, LocalLLM, OpenAICompatibleLLM
 from .reply.responder import Responder
 from .skills import SkillRegistry, default_registry
 from .speak.synthesizer import ENGINES, Synthesizer
-from .understand.classifier import IntentClassifier
-from .understand.encoder import SentenceEncoder
+from .understand.classifier import HEAD_DIR, IntentClassifier
+from .understand.encoder import ADAPTER_FILE, SentenceEncoder
 from .understand.rescoring import LMRescorer
 from .understand.slots import SlotTagger
 from .understand.understander import Understander
@@ -107,6 +107,8 @@ class Assistant:
         for name in self._SHAREABLE:
             if name == "rescorer" and not other.config.understand.lm_rescoring:
                 continue
+            if name in ("classifier", "encoder") and other.understanding_dir != self.understanding_dir:
+                continue
             if name in self.__dict__:
                 other.__dict__[name] = self.__dict__[name]
         return other
@@ -163,12 +165,18 @@ class Assistant:
     @cached_property
     def encoder(self) -> SentenceEncoder:
         with self._load_lock:
-            return SentenceEncoder(self.store.path_for("sentence-encoder"))
+            adapter = self.understanding_dir / ADAPTER_FILE
+            return SentenceEncoder(self.store.path_for("sentence-encoder"),
+                                   adapter=adapter if adapter.is_file() else None)
+
+    @property
+    def understanding_dir(self) -> Path:
+        return self.config.understand.model_dir or HEAD_DIR
 
     @cached_property
     def classifier(self) -> IntentClassifier:
         with self._load_lock:
-            return IntentClassifier(self.encoder)
+            return IntentClassifier(self.encoder, self.understanding_dir)
 
     @cached_property
     def rescorer(self) -> LMRescorer | None:
@@ -182,8 +190,8 @@ class Assistant:
     def understander(self) -> Understander:
         rescorer = self.rescorer
         with self._load_lock:
-            return Understander(self.classifier, self.skills, self.config.understand, SlotTagger(self.encoder),
-                                rescorer)
+            tagger = SlotTagger(self.encoder, self.understanding_dir)
+            return Understander(self.classifier, self.skills, self.config.understand, tagger, rescorer)
 
     @cached_property
     def responder(self) -> Responder:

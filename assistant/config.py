@@ -208,6 +208,9 @@ class UnderstandConfig:
     """Below this the LLM decides the intent (among the candidates or out_of_scope)."""
     oos_coverage: float = 0.4
     """Fewer known words than this share: out of scope (1 in 200 dev requests falls below)."""
+    model_dir: Path | None = None
+    """The understanding models: intent head, slot tagger and the encoder's fine-tuned adapter
+    (``make train-intent`` writes them). None: the ones in the repository's ``models/intent``."""
     lm_rescoring: bool = True
     """Re-rank the n-best with the small LLM before understanding it (see understand/rescoring.py).
     ``ASSISTANT_LM_RESCORING=0`` turns it off: ~0.15 s sooner at the median (1.68 against 1.83 s

@@ -21,7 +21,8 @@ def run(args: Any) -> int:
         result = asyncio.run(bench_asr(Path(args.manifest), realtime=not args.fast, limit=args.limit))
     elif args.what == "intent":
         result = asyncio.run(bench_intent(Path(args.data), args.mode, args.snr, args.limit, args.partition,
-                                          use_llm=not args.no_llm))
+                                          use_llm=not args.no_llm, noise=args.noise, voice=args.voice,
+                                          model_dir=Path(args.models) if args.models else None))
     elif args.what == "latency":
         result = asyncio.run(bench_latency(args.url, args.repeats))
     elif args.what == "bargein":

@@ -279,7 +279,12 @@ def build_parser() -> argparse.ArgumentParser:
     b = bench.add_parser("intent", help="understanding: intent accuracy from text or synthesised speech")
     b.add_argument("--data", required=True, help="SLURP jsonl (sentence, intent) or MASSIVE jsonl (utt, intent, partition)")
     b.add_argument("--mode", choices=["text", "speech"], default="text")
-    b.add_argument("--snr", type=float, default=None, help="speech mode: add white noise at this SNR (dB)")
+    b.add_argument("--snr", type=float, default=None, help="speech mode: add noise at this SNR (dB) to the speech")
+    b.add_argument("--noise", choices=["white", "babble"], default="white",
+                   help="speech mode: white noise, or babble of three other rows' speech")
+    b.add_argument("--voice", choices=["espeak", "piper"], default="espeak",
+                   help="speech mode: espeak-ng (a voice the assistant never uses) or Piper (its own)")
+    b.add_argument("--models", default=None, help="an understanding model folder (default: models/intent)")
     b.add_argument("--limit", type=int, default=None, help="only the first N rows")
     b.add_argument("--partition", default=None, help="MASSIVE partition (default: test when the file has partitions)")
     b.add_argument("--no-llm", action="store_true", help="policy without the LLM's decisions (classifier top-1)")

@@ -17,6 +17,11 @@ import numpy as np
 from safetensors.numpy import load_file
 from tokenizers import Tokenizer
 
+from ..errors import ModelError
+
+#: The fine-tuned adapter's file name inside an understanding model folder (models/intent).
+ADAPTER_FILE = "encoder-lora.npz"
+
 
 def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.ndarray:
     mu = x.mean(-1, keepdims=True)
@@ -42,7 +47,7 @@ def _erf(x: np.ndarray) -> np.ndarray:
 class SentenceEncoder:
     """all-MiniLM-L6-v2: texts in, unit-length 384-dim embeddings out."""
 
-    def __init__(self, model_dir: Path, max_tokens: int = 64) -> None:
+    def __init__(self, model_dir: Path, max_tokens: int = 64, adapter: Path | None = None) -> None:
         cfg = json.loads((model_dir / "config.json").read_text())
         self.heads = int(cfg["num_attention_heads"])
         self.layers = int(cfg["num_hidden_layers"])
@@ -54,10 +59,26 @@ class SentenceEncoder:
                                     dtype=np.float32)
             for k, v in load_file(str(model_dir / "model.safetensors")).items()
         }
+        if adapter is not None:
+            self._adapt(adapter)
         self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=max_tokens)
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
         self._recent: dict[str, tuple[np.ndarray, list[tuple[int, int]]]] = {}
+
+    def _adapt(self, path: Path) -> None:
+        """Add fine-tuned low-rank deltas (``understand.finetune``) to the linear weights, once.
+
+        The file holds ``<key>.a`` (rank x in) and ``<key>.b`` (out x rank, scale folded in)
+        per adapted layer; the merged model costs what the shipped one costs.
+        """
+        with np.load(path) as lora:
+            for key in {k.rsplit(".", 1)[0] for k in lora.files}:
+                name = key + ".weight"
+                if name not in self.w:
+                    raise ModelError(f"{path}: adapter for {key!r}, which the encoder does not have")
+                a, b = lora[key + ".a"].astype(np.float32), lora[key + ".b"].astype(np.float32)
+                self.w[name] = np.ascontiguousarray(self.w[name] + a.T @ b.T)  # stored as (in, out)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Embeddings of ``texts``, shape (len(texts), 384), each of unit length."""

@@ -14,16 +14,17 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from ..models import PROJECT_ROOT, ModelStore
+from ..models import ModelStore
 from .classifier import HEAD_DIR, IntentClassifier
-from .encoder import SentenceEncoder
-from .intents import INTENTS, read_examples
+from .encoder import ADAPTER_FILE, SentenceEncoder
+from .intents import INTENTS, Example, read_examples
+from .speech_data import SHARED, SHARED_MASSIVE, held_out, read_cache, row_ids
 from .textfeatures import NgramTfidf
 
-SHARED = PROJECT_ROOT.parent / "shared" / "eval" / "intents"
 SEED = 13
 
 
@@ -56,33 +57,69 @@ def _fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
     return round(best_t, 2)
 
 
+def encoder_for(out: Path) -> SentenceEncoder:
+    """The sentence encoder with the fine-tuned adapter in ``out``, if ``finetune`` wrote one."""
+    adapter = out / ADAPTER_FILE
+    return SentenceEncoder(ModelStore().path_for("sentence-encoder"), adapter=adapter if adapter.is_file() else None)
+
+
+def train_rows(data: Path) -> tuple[list[Example], list[Example], list[dict[str, Any]], list[dict[str, Any]]]:
+    """(clean train rows, dev rows, heard train rows, heard rows of the selection slice).
+
+    The selection slice (a tenth of the heard rows, by id) is left out of training, its
+    clean text as well, so that choices are made on sentences no model has seen.
+    """
+    heard = read_cache("train")
+    held = held_out(r["id"] for r in heard)
+    rows = list(zip(row_ids(data), read_examples(data)))
+    train_ex = [e for i, e in rows if e.partition == "train" and i not in held]
+    dev_ex = [e for _, e in rows if e.partition == "dev"]
+    return train_ex, dev_ex, [r for r in heard if r["id"] not in held], [r for r in heard if r["id"] in held]
+
+
+def _hypotheses(heard: list[dict[str, Any]]) -> tuple[list[str], list[str], list[float]]:
+    """Every hypothesis with words of the heard rows: (texts, intents, posteriors as sample weights)."""
+    texts, intents, weights = [], [], []
+    for r in heard:
+        for text, posterior in r["nbest"]:
+            if text.strip() and posterior > 0:
+                texts.append(text)
+                intents.append(r["intent"])
+                weights.append(float(posterior))
+    return texts, intents, weights
+
+
 def train(data: Path, slurp: Path | None, out: Path, c: float = 10.0) -> dict[str, float]:
-    """Fit features and head, calibrate, evaluate; write ``head.npz``, ``features.json``, ``CARD.md``."""
+    """Fit features and head, calibrate, evaluate; write ``head.npz``, ``features.json``, ``CARD.md``.
+
+    The head learns from the clean text and from every recogniser hypothesis of the heard
+    rows (``speech_data``), each weighted by its posterior, so a misheard request's
+    n-best counts as much as one clean sentence.
+    """
     from scipy.sparse import csr_matrix, hstack
     from sklearn.linear_model import LogisticRegression
 
     np.random.seed(SEED)
-    rows = read_examples(data)
-    train_ex = [e for e in rows if e.partition == "train"]
-    dev_ex = [e for e in rows if e.partition == "dev"]
+    train_ex, dev_ex, heard, selection = train_rows(data)
     labels = list(INTENTS)
     index = {label: i for i, label in enumerate(labels)}
-    encoder = SentenceEncoder(ModelStore().path_for("sentence-encoder"))
+    encoder = encoder_for(out)
     t0 = time.time()
     vecs = [
         NgramTfidf.fit((e.text for e in train_ex), "word", 1, 2, max_features=8000),
         NgramTfidf.fit((e.text for e in train_ex), "char_wb", 2, 5, max_features=12000),
     ]
 
-    def features(examples):  # type: ignore[no-untyped-def]
-        texts = [e.text for e in examples]
+    def features(texts: list[str]):  # type: ignore[no-untyped-def]
         return hstack([csr_matrix(_dense(encoder, texts)), *[_sparse(v, texts) for v in vecs]]).tocsr()
 
-    x_train, x_dev = features(train_ex), features(dev_ex)
-    y_train = np.array([index[e.intent] for e in train_ex])
-    y_dev = np.array([index[e.intent] for e in dev_ex])
+    hyp_texts, hyp_intents, hyp_weights = _hypotheses(heard)
+    x_train = features([e.text for e in train_ex] + hyp_texts)
+    y_train = np.array([index[i] for i in [e.intent for e in train_ex] + hyp_intents])
+    weights = np.array([1.0] * len(train_ex) + hyp_weights)
+    x_dev, y_dev = features([e.text for e in dev_ex]), np.array([index[e.intent] for e in dev_ex])
     model = LogisticRegression(C=c, max_iter=4000, random_state=SEED)
-    model.fit(x_train, y_train)
+    model.fit(x_train, y_train, sample_weight=weights)
     temperature = _fit_temperature(model.decision_function(x_dev), y_dev)
 
     dense_dim = encoder.dim * encoder.layers
@@ -100,11 +137,28 @@ def train(data: Path, slurp: Path | None, out: Path, c: float = 10.0) -> dict[st
     ))
     # Evaluate what was saved (float16 weights), through the run-time classifier.
     clf = IntentClassifier(encoder, out)
-    metrics = {"dev_accuracy": _accuracy(clf, dev_ex), "temperature": temperature, "train_s": round(time.time() - t0)}
+    metrics: dict[str, float] = {"dev_accuracy": _accuracy(clf, dev_ex), "temperature": temperature,
+                                 "train_s": round(time.time() - t0), "heard_rows": len(heard)}
     if slurp is not None and slurp.is_file():
         metrics["slurp_devel_accuracy"] = _accuracy(clf, read_examples(slurp))
+    metrics |= heard_accuracy(clf, selection)
     _write_card(out, metrics, len(train_ex), len(dev_ex), c)
     return metrics
+
+
+def heard_accuracy(clf: IntentClassifier, heard: list[dict[str, Any]]) -> dict[str, float]:
+    """Accuracy on heard rows from the fused n-best and from the 1-best (a row heard as nothing is wrong)."""
+    from ..events import Hypothesis
+
+    fused = best = 0
+    for r in heard:
+        nbest = [Hypothesis(t, 0.0, p) for t, p in r["nbest"] if t.strip()]
+        if nbest:
+            fused += clf.classify(nbest).intent == r["intent"]
+            best += clf.classify(nbest[:1]).intent == r["intent"]
+    n = max(1, len(heard))
+    return {"selection_rows": len(heard), "selection_accuracy_nbest": round(fused / n, 4),
+            "selection_accuracy_1best": round(best / n, 4)}
 
 
 def bio_tags(text: str, slots: tuple[tuple[str, str], ...], offsets: list[tuple[int, int]]) -> list[str]:
@@ -136,10 +190,8 @@ def train_slots(data: Path, out: Path, c: float = 1.0) -> dict[str, float]:
     from .intents import SLOT_TYPES
     from .slots import SlotTagger
 
-    rows = read_examples(data)
-    train_ex = [e for e in rows if e.partition == "train"]
-    dev_ex = [e for e in rows if e.partition == "dev"]
-    encoder = SentenceEncoder(ModelStore().path_for("sentence-encoder"))
+    train_ex, dev_ex, _, _ = train_rows(data)
+    encoder = encoder_for(out)
     tags = ["O"] + [f"{p}-{t}" for t in SLOT_TYPES for p in ("B", "I")]
     index = {t: i for i, t in enumerate(tags)}
     xs, ys = [], []
@@ -208,7 +260,7 @@ The encoder is not fine-tuned: the default model's weights stay as shipped.
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Train the intent classifier head")
-    parser.add_argument("--data", type=Path, default=SHARED / "massive_en_train_dev.jsonl")
+    parser.add_argument("--data", type=Path, default=SHARED_MASSIVE)
     parser.add_argument("--slurp", type=Path, default=SHARED / "slurp_devel.jsonl")
     parser.add_argument("--out", type=Path, default=HEAD_DIR)
     parser.add_argument("--C", type=float, default=10.0)

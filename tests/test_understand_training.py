@@ -1,0 +1,95 @@
+"""Understanding trained on the recogniser's own hypotheses: the data, the adapter, and what run time imports."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.errors import ModelError
+from assistant.models import ModelStore
+from assistant.understand.encoder import ADAPTER_FILE, SentenceEncoder
+from assistant.understand.speech_data import Condition, add_noise, condition_for, held_out
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_run_time_never_imports_torch() -> None:
+    """Serving, talking and understanding a request load no training library (torch, scikit-learn)."""
+    code = (
+        "import sys\n"
+        "import assistant.cli.main, assistant.serve.server, assistant.cli.talk\n"
+        "from assistant import Assistant\n"
+        "from assistant.events import Hypothesis\n"
+        "u = Assistant().understander.understand((Hypothesis('play some jazz in the kitchen', 0.0, 1.0),))\n"
+        "assert u.intent == 'play_music', u\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'sklearn', 'scipy'))\n"
+        "print(bad)\n"
+        "sys.exit(1 if bad else 0)\n"
+    )
+    env = {**os.environ, "ASSISTANT_LM_RESCORING": "0"}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
+
+
+@pytest.fixture(scope="module")
+def encoder_dir() -> Path:
+    return ModelStore().path_for("sentence-encoder")
+
+
+def test_an_adapter_is_added_to_the_shipped_weights(encoder_dir: Path, tmp_path: Path) -> None:
+    texts = ["wake me up at nine", "what's the weather in paris"]
+    plain = SentenceEncoder(encoder_dir)
+    key = "encoder.layer.2.attention.self.query"
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((8, 384)).astype(np.float16)
+    b = (rng.standard_normal((384, 8)) * 0.05).astype(np.float16)
+    np.savez(tmp_path / "zero.npz", **{f"{key}.a": a, f"{key}.b": np.zeros_like(b)})
+    np.savez(tmp_path / ADAPTER_FILE, **{f"{key}.a": a, f"{key}.b": b})
+    zero = SentenceEncoder(encoder_dir, adapter=tmp_path / "zero.npz")
+    assert np.allclose(zero.encode(texts), plain.encode(texts), atol=1e-6)
+    adapted = SentenceEncoder(encoder_dir, adapter=tmp_path / ADAPTER_FILE)
+    want = plain.w[f"{key}.weight"] + a.astype(np.float32).T @ b.astype(np.float32).T
+    assert np.allclose(adapted.w[f"{key}.weight"], want, atol=1e-5)
+    assert not np.allclose(adapted.encode(texts), plain.encode(texts), atol=1e-3)
+
+
+def test_an_adapter_for_a_layer_the_encoder_lacks_is_a_clear_error(encoder_dir: Path, tmp_path: Path) -> None:
+    np.savez(tmp_path / "bad.npz", **{"encoder.layer.9.output.dense.a": np.zeros((8, 1536), np.float16),
+                                       "encoder.layer.9.output.dense.b": np.zeros((384, 8), np.float16)})
+    with pytest.raises(ModelError, match="does not have"):
+        SentenceEncoder(encoder_dir, adapter=tmp_path / "bad.npz")
+
+
+def test_each_utterance_has_one_reproducible_condition() -> None:
+    conds = [condition_for(str(i)) for i in range(600)]
+    assert conds == [condition_for(str(i)) for i in range(600)]
+    voices = {c.voice.split(":")[0] for c in conds}
+    noises = {(c.noise, c.snr_db) for c in conds}
+    assert voices == {"espeak", "piper"} and len(noises) == 6
+    assert 0.2 < sum(c.voice.startswith("piper") for c in conds) / len(conds) < 0.45
+
+
+def test_the_selection_slice_is_a_tenth_and_stable() -> None:
+    ids = [str(i) for i in range(5000)]
+    held = held_out(ids)
+    assert 0.08 < len(held) / len(ids) < 0.12
+    assert held == held_out(reversed(ids))
+
+
+@pytest.mark.parametrize("noise", ["white", "babble"])
+def test_noise_is_mixed_at_the_asked_snr(noise: str) -> None:
+    rng = np.random.default_rng(1)
+    t = np.arange(16000) / 16000
+    speech = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    others = [(0.2 * rng.standard_normal(12000)).astype(np.float32) for _ in range(4)]
+    mixed = add_noise(speech, Condition("test", noise, 10.0), others, np.random.default_rng(2))
+    assert len(mixed) == len(speech) + 9600  # 0.3 s of lead-in and tail
+    added = mixed[4800:-4800] - speech
+    snr = 10 * np.log10(np.mean(speech**2) / np.mean(added**2))
+    assert abs(snr - 10.0) < 0.5, snr
+    assert np.array_equal(add_noise(speech, Condition("test", "clean", None), others, rng)[4800:-4800], speech)
