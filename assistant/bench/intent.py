@@ -26,16 +26,69 @@ def _f1(counts: np.ndarray) -> float:
     return round(2 * float(counts[0]) / max(1.0, float(counts[1] + counts[2])), 4)
 
 
+class _Scores:
+    """One understanding model's tallies over the bench's rows."""
+
+    def __init__(self, bot: Assistant, use_llm: bool) -> None:
+        self.bot, self.use_llm = bot, use_llm
+        self.hits = {"policy": 0, "classifier": 0, "1best": 0, "text": 0}
+        self.slots = np.zeros(3, dtype=np.int64)  # true positives, predicted, gold: on what was heard
+        self.slots_text = np.zeros(3, dtype=np.int64)  # the same on the clean text
+        self.latencies: list[float] = []
+        self.routes: dict[str, int] = {}
+        self.llm_calls = 0
+
+    def add(self, ex: Any, nbest: tuple[Any, ...], text_only: tuple[Any, ...] | None) -> None:
+        """Score one row: ``nbest`` is what was heard; ``text_only`` the clean text (speech mode)."""
+        und = self.bot.understander
+        if text_only is not None:
+            self.hits["text"] += und.classifier.classify(text_only).intent == ex.intent
+            self.slots_text += _slot_counts(ex.slots, und.tagger.tag(ex.text) if und.tagger else [])
+        if not nbest[0].text:
+            self.routes["no_speech"] = self.routes.get("no_speech", 0) + 1
+            return
+        t0 = time.perf_counter()
+        fused = und.classifier.classify(nbest)
+        self.latencies.append((time.perf_counter() - t0) * 1000)
+        one = und.classifier.classify(nbest[:1])
+        u = und.understand(nbest)
+        intent = u.intent
+        if u.llm_decides and self.use_llm:
+            intent = self.bot.responder.decide_intent(u)
+            self.llm_calls += 1
+        self.routes[u.route] = self.routes.get(u.route, 0) + 1
+        self.slots += _slot_counts(ex.slots, list(u.slots))
+        self.hits["policy"] += intent == ex.intent
+        self.hits["classifier"] += fused.intent == ex.intent
+        self.hits["1best"] += one.intent == ex.intent
+
+    def result(self, n: int, speech: bool) -> dict[str, Any]:
+        text = {"accuracy_text": round(self.hits["text"] / n, 4), "slot_f1_text": _f1(self.slots_text)} if speech else {}
+        return {
+            "accuracy": round(self.hits["policy"] / n, 4),
+            "accuracy_classifier": round(self.hits["classifier"] / n, 4),
+            "accuracy_1best": round(self.hits["1best"] / n, 4),
+            "slot_f1": _f1(self.slots),
+            **text,
+            "latency_ms_p50": rounded(percentile(self.latencies, 50), 2),
+            "latency_ms_p95": rounded(percentile(self.latencies, 95), 2),
+            "routes": self.routes,
+            "llm_decisions": self.llm_calls,
+        }
+
+
 async def bench_intent(data: Path, mode: str = "text", snr: float | None = None, limit: int | None = None,
                        partition: str | None = None, use_llm: bool = True, noise: str = "white",
-                       voice: str = "espeak", model_dir: Path | None = None) -> dict[str, Any]:
+                       voice: str = "espeak", model_dirs: tuple[Path | None, ...] = (None,)) -> dict[str, Any]:
     """Intent accuracy of the policy, the n-best classifier and the 1-best classifier; latency.
 
     Speech mode speaks each row with ``voice`` (espeak-ng, a voice the assistant never
     uses, or Piper, its own), adds ``noise`` (white, or babble of three earlier rows'
     speech) ``snr`` dB below the speech's power, and runs the real recogniser; it
     also reports the same classifier on the clean text, so the cost of recognition
-    errors shows. ``model_dir`` picks other understanding models (``--models``).
+    errors shows. ``model_dirs`` are understanding model folders (``--models``; None is
+    the shipped one): each understands the same heard n-best lists; the first one's
+    figures are the top-level keys, and with more than one, ``by_models`` holds each.
     """
     from dataclasses import replace
 
@@ -55,65 +108,38 @@ async def bench_intent(data: Path, mode: str = "text", snr: float | None = None,
     if noise not in ("white", "babble"):
         raise AssistantError(f"unknown noise {noise!r}: white or babble")
     rows = rows[:limit]
-    config = Config()
-    config.understand = replace(config.understand, model_dir=model_dir)
-    bot = Assistant(config)
-    und = bot.understander
-    speak = speakers(bot)[voice] if mode == "speech" else None
+    bots: list[Assistant] = []
+    for model_dir in model_dirs or (None,):
+        config = Config()
+        config.understand = replace(config.understand, model_dir=model_dir)
+        bots.append(bots[0].sharing_models(config) if bots else Assistant(config))
+    scores = [_Scores(b, use_llm) for b in bots]
+    speak = speakers(bots[0])[voice] if mode == "speech" else None
     cond = Condition(voice, noise, snr)
     babble: list[np.ndarray] = []
     rng = np.random.default_rng(7)
-    hits = {"policy": 0, "classifier": 0, "1best": 0, "text": 0}
-    slot_counts = np.zeros(3, dtype=np.int64)  # true positives, predicted, gold: on what was heard
-    slot_counts_text = np.zeros(3, dtype=np.int64)  # the same on the clean text
-    latencies: list[float] = []
-    routes: dict[str, int] = {}
-    llm_calls = 0
     for i, ex in enumerate(rows):
         text_only = (Hypothesis(ex.text, 0.0, 1.0),)
         if speak is not None:
             speech = speak(ex.text)
             heard = add_noise(speech, cond, babble[-8:], rng)
             babble.append(speech)
-            nbest = bot.recognizer.final(heard).nbest or (Hypothesis("", 0.0, 1.0),)
-            hits["text"] += und.classifier.classify(text_only).intent == ex.intent
-            slot_counts_text += _slot_counts(ex.slots, und.tagger.tag(ex.text) if und.tagger else [])
+            nbest = bots[0].recognizer.final(heard).nbest or (Hypothesis("", 0.0, 1.0),)
         else:
             nbest = text_only
-        if not nbest[0].text:
-            routes["no_speech"] = routes.get("no_speech", 0) + 1
-            continue
-        t0 = time.perf_counter()
-        fused = und.classifier.classify(nbest)
-        latencies.append((time.perf_counter() - t0) * 1000)
-        one = und.classifier.classify(nbest[:1])
-        u = und.understand(nbest)
-        intent = u.intent
-        if u.llm_decides and use_llm:
-            intent = bot.responder.decide_intent(u)
-            llm_calls += 1
-        routes[u.route] = routes.get(u.route, 0) + 1
-        slot_counts += _slot_counts(ex.slots, list(u.slots))
-        hits["policy"] += intent == ex.intent
-        hits["classifier"] += fused.intent == ex.intent
-        hits["1best"] += one.intent == ex.intent
+        for sc in scores:
+            sc.add(ex, nbest, text_only if speak else None)
         if (i + 1) % 200 == 0:
-            print(f"{i + 1}/{len(rows)} policy={hits['policy'] / (i + 1):.3f}", file=sys.stderr)
+            print(f"{i + 1}/{len(rows)} " + " ".join(f"{sc.hits['classifier'] / (i + 1):.3f}" for sc in scores),
+                  file=sys.stderr)
     n = len(rows)
-    text = {"accuracy_text": round(hits["text"] / n, 4), "slot_f1_text": _f1(slot_counts_text)} if speak else {}
+    results = {str(b.understanding_dir): sc.result(n, speak is not None) for b, sc in zip(bots, scores)}
     return {
         "n": n,
         "mode": mode,
         "snr": snr,
         **({"noise": noise, "voice": voice} if speak else {}),
-        "models": str(bot.understanding_dir),
-        "accuracy": round(hits["policy"] / n, 4),
-        "accuracy_classifier": round(hits["classifier"] / n, 4),
-        "accuracy_1best": round(hits["1best"] / n, 4),
-        "slot_f1": _f1(slot_counts),
-        **text,
-        "latency_ms_p50": rounded(percentile(latencies, 50), 2),
-        "latency_ms_p95": rounded(percentile(latencies, 95), 2),
-        "routes": routes,
-        "llm_decisions": llm_calls,
+        "models": str(bots[0].understanding_dir),
+        **results[str(bots[0].understanding_dir)],
+        **({"by_models": results} if len(results) > 1 else {}),
     }

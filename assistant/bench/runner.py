@@ -22,7 +22,7 @@ def run(args: Any) -> int:
     elif args.what == "intent":
         result = asyncio.run(bench_intent(Path(args.data), args.mode, args.snr, args.limit, args.partition,
                                           use_llm=not args.no_llm, noise=args.noise, voice=args.voice,
-                                          model_dir=Path(args.models) if args.models else None))
+                                          model_dirs=tuple(Path(m) if m else None for m in (args.models or "").split(","))))
     elif args.what == "latency":
         result = asyncio.run(bench_latency(args.url, args.repeats))
     elif args.what == "bargein":

@@ -284,7 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="speech mode: white noise, or babble of three other rows' speech")
     b.add_argument("--voice", choices=["espeak", "piper"], default="espeak",
                    help="speech mode: espeak-ng (a voice the assistant never uses) or Piper (its own)")
-    b.add_argument("--models", default=None, help="an understanding model folder (default: models/intent)")
+    b.add_argument("--models", default=None,
+                   help="understanding model folders, comma-separated, each scored on the same heard rows "
+                        "(default: models/intent)")
     b.add_argument("--limit", type=int, default=None, help="only the first N rows")
     b.add_argument("--partition", default=None, help="MASSIVE partition (default: test when the file has partitions)")
     b.add_argument("--no-llm", action="store_true", help="policy without the LLM's decisions (classifier top-1)")
