@@ -110,7 +110,7 @@ async def bench_intent(data: Path, mode: str = "text", snr: float | None = None,
     rows = rows[:limit]
     bots: list[Assistant] = []
     for model_dir in model_dirs or (None,):
-        config = Config()
+        config = Config.from_env()
         config.understand = replace(config.understand, model_dir=model_dir)
         bots.append(bots[0].sharing_models(config) if bots else Assistant(config))
     scores = [_Scores(b, use_llm) for b in bots]

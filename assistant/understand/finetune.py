@@ -215,8 +215,12 @@ def finetune(data: Path, out: Path, epochs: int = 2, batch_size: int = 32, lr: f
                 print(f"epoch {epoch} step {step}/{steps} loss {loss.item():.3f} ({time.time() - t0:.0f} s)",
                       file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(out / ADAPTER_FILE, **model.adapters())  # type: ignore[arg-type]  # numpy types its kwargs as allow_pickle
-    return {"finetune_items": len(items), "finetune_steps": steps, "finetune_s": round(time.time() - t0)}
+    adapters = model.adapters()
+    np.savez_compressed(out / ADAPTER_FILE, **adapters)  # type: ignore[arg-type]  # numpy types its kwargs as allow_pickle
+    summary = {"finetune_items": len(items), "finetune_steps": steps, "finetune_s": round(time.time() - t0),
+               "epochs": epochs, "lr": lr, "rank": RANK, "adapter_parameters": sum(a.size for a in adapters.values())}
+    (out / "finetune.json").write_text(json.dumps(summary))
+    return summary
 
 
 def main(argv: list[str] | None = None) -> int:
