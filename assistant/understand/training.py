@@ -275,7 +275,7 @@ def write_card(out: Path, m: dict[str, Any]) -> None:
 - **Selection slice**: a tenth of the heard rows by a hash of their id ({m.get('selection_rows', '?')}
   rows), text and speech never trained on; choices were made on it.
 - MASSIVE `dev` ({m.get('dev_rows', '?')}): temperature scaling only (it does not move the argmax).
-- SLURP devel (text; SLURP's own test of our speech figures) is never trained or selected on; it
+- SLURP devel (text only; the speech benchmarks speak it) is never trained or selected on; it
   shares most sentences with MASSIVE dev, and 6 of its 2033 sentences occur in MASSIVE train.
 - Licence of the data: CC BY 4.0 (../shared/eval/intents/MASSIVE_LICENSE, MASSIVE_NOTICE.md);
   these weights derive from it and carry its attribution: "MASSIVE, Amazon.com, Inc., CC BY 4.0".
