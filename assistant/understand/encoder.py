@@ -44,6 +44,14 @@ def _erf(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, 1.0 - r, r - 1.0).astype(np.float32)
 
 
+def tokenizer(model_dir: Path, max_tokens: int = 64) -> Tokenizer:
+    """The model's own word-piece tokenizer, truncating at ``max_tokens`` and padding batches."""
+    tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tok.enable_truncation(max_length=max_tokens)
+    tok.enable_padding(pad_id=0, pad_token="[PAD]")
+    return tok
+
+
 class SentenceEncoder:
     """all-MiniLM-L6-v2: texts in, unit-length 384-dim embeddings out."""
 
@@ -61,9 +69,7 @@ class SentenceEncoder:
         }
         if adapter is not None:
             self._adapt(adapter)
-        self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-        self.tokenizer.enable_truncation(max_length=max_tokens)
-        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self.tokenizer = tokenizer(model_dir, max_tokens)
         self._recent: dict[str, tuple[np.ndarray, list[tuple[int, int]]]] = {}
 
     def _adapt(self, path: Path) -> None:

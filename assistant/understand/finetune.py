@@ -11,7 +11,7 @@ trains both heads; for a heard row (``speech_data``), the intent loss is that of
 n-best fused the way the run-time classifier fuses it, p(intent) = sum_h p(h) p(intent | h),
 so the encoder learns to read what Whisper makes of speech, weighted as Whisper weighs it.
 
-Only the adapters are written (``encoder-lora.npz``, about 0.7 MB): the run-time encoder
+Only the adapters are written (``encoder-lora.npz``, 0.6 MB): the run-time encoder
 adds them to the shipped weights once, at load, in numpy, and costs what it cost before.
 The heads that ship are then refitted on the adapted encoder by ``training`` (with the
 TF-IDF features torch does not see).
@@ -30,13 +30,12 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors.numpy import load_file
-from tokenizers import Tokenizer
 from torch import nn
 
 from ..models import ModelStore
 from .classifier import HEAD_DIR
-from .encoder import ADAPTER_FILE
-from .intents import INTENTS, SLOT_TYPES, read_examples
+from .encoder import ADAPTER_FILE, tokenizer
+from .intents import BIO_TAGS, INTENTS, read_examples
 from .speech_data import SHARED_MASSIVE, held_out, read_cache, row_ids
 from .training import SEED, bio_tags
 
@@ -45,7 +44,6 @@ ALPHA = 16.0
 #: The six linear layers of a block that get an adapter (the names of the safetensors keys).
 ADAPTED = ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
            "intermediate.dense", "output.dense")
-TAGS = ["O"] + [f"{p}-{t}" for t in SLOT_TYPES for p in ("B", "I")]
 
 
 class LoRALinear(nn.Module):
@@ -83,7 +81,7 @@ class AdaptedMiniLM(nn.Module):
         self.norms = {k: torch.from_numpy(v.copy()) for k, v in w.items() if "LayerNorm" in k and k.startswith("encoder.")}
         width = self.dim * self.layers
         self.intent_head = nn.Linear(width, len(INTENTS))
-        self.slot_head = nn.Linear(width, len(TAGS))
+        self.slot_head = nn.Linear(width, len(BIO_TAGS))
 
     def _ln(self, x: torch.Tensor, prefix: str, src: dict[str, torch.Tensor]) -> torch.Tensor:
         return nn.functional.layer_norm(x, (self.dim,), src[prefix + ".weight"], src[prefix + ".bias"], self.eps)
@@ -133,9 +131,7 @@ class Batcher:
     """Tokenises as the run-time encoder does (lower case, at most 64 pieces)."""
 
     def __init__(self, model_dir: Path) -> None:
-        self.tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-        self.tok.enable_truncation(max_length=64)
-        self.tok.enable_padding(pad_id=0, pad_token="[PAD]")
+        self.tok = tokenizer(model_dir)
 
     def encode(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor, list[Any]]:
         enc = self.tok.encode_batch([t.lower() for t in texts])
@@ -166,7 +162,7 @@ def _loss(model: AdaptedMiniLM, batcher: Batcher, batch: list[dict[str, Any]]) -
     pooled, states = model(ids, mask)
     logp = torch.log_softmax(model.intent_head(pooled), dim=-1)
     losses, row, slot_x, slot_y = [], 0, [], []
-    tag_index = {t: i for i, t in enumerate(TAGS)}
+    tag_index = {t: i for i, t in enumerate(BIO_TAGS)}
     for it in batch:
         k = len(it["texts"])
         w = torch.tensor(it["weights"]).log()

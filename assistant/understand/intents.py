@@ -39,6 +39,9 @@ SLOT_TYPES: tuple[str, ...] = (
     "transport_agency", "transport_descriptor", "transport_name", "transport_type", "weather_descriptor",
 )
 
+#: The slot tagger's labels: outside, then the beginning and inside of every slot type.
+BIO_TAGS: tuple[str, ...] = ("O", *(f"{p}-{t}" for t in SLOT_TYPES for p in ("B", "I")))
+
 _SLOT = re.compile(r"\[\s*(?P<type>[\w]+)\s*:\s*(?P<value>[^\]]+?)\s*\]")
 
 

@@ -186,12 +186,12 @@ def train_slots(data: Path, out: Path, c: float = 1.0) -> dict[str, float]:
     """Fit the BIO slot tagger on MASSIVE train word-piece states; write slots.npz/json."""
     from sklearn.linear_model import LogisticRegression
 
-    from .intents import SLOT_TYPES
+    from .intents import BIO_TAGS
     from .slots import SlotTagger
 
     train_ex, dev_ex, _, _ = train_rows(data)
     encoder = encoder_for(out)
-    tags = ["O"] + [f"{p}-{t}" for t in SLOT_TYPES for p in ("B", "I")]
+    tags = list(BIO_TAGS)
     index = {t: i for i, t in enumerate(tags)}
     xs, ys = [], []
     for e in train_ex:
