@@ -1,12 +1,13 @@
-"""Train the intent head: ``python -m assistant.training`` (or ``make train-intent``).
+"""Fit the intent head and slot tagger: ``python -m assistant.understand.training`` (step 3 of
+``make train-intent``, after ``speech_data`` and ``finetune``).
 
 Reproducible: fixed seeds, deterministic solver, the same data gives the same
 weights. Needs the dev extras (scikit-learn, scipy), which the run-time path never
-imports. Trains on MASSIVE en-US ``train``, selects and calibrates on ``dev``, and
-reports SLURP devel as well (it overlaps MASSIVE dev, so it is not fully held out
-from model selection; it is never trained on).
+imports. Fits on the adapted encoder (``finetune``'s adapter in the output folder, if
+any) with MASSIVE en-US ``train`` text and the recogniser's hypotheses of it, less the
+selection slice; reports accuracy on that slice as heard; calibrates on ``dev``
+(temperature only); reports SLURP devel text, which nothing is trained or selected on.
 """
-
 from __future__ import annotations
 
 import argparse
@@ -90,7 +91,7 @@ def _hypotheses(heard: list[dict[str, Any]]) -> tuple[list[str], list[str], list
 
 
 def train(data: Path, slurp: Path | None, out: Path, c: float = 10.0, heard_weight: float = 1.0) -> dict[str, Any]:
-    """Fit features and head, calibrate, evaluate; write ``head.npz``, ``features.json``, ``CARD.md``.
+    """Fit features and head, calibrate, evaluate; write ``head.npz`` and ``features.json``.
 
     The head learns from the clean text and from every recogniser hypothesis of the heard
     rows (``speech_data``), each weighted by its posterior, so a misheard request's
