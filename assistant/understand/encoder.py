@@ -30,18 +30,18 @@ def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.n
 
 
 def _gelu(x: np.ndarray) -> np.ndarray:
-    """BERT's exact GELU, 0.5 x (1 + erf(x / sqrt 2))."""
-    return 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)))
+    """BERT's exact GELU, 0.5 x (1 + erf(x / sqrt 2)), with erf to 1.5e-7 (Abramowitz & Stegun
+    7.1.26; numpy has no erf), in float32.
 
-
-def _erf(x: np.ndarray) -> np.ndarray:
-    """erf to a relative error below 1.2e-7 (Numerical Recipes' erfc; numpy has no erf)."""
-    z = np.abs(x).astype(np.float64)
-    t = 1.0 / (1.0 + 0.5 * z)
-    poly = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (
-        0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))))
-    r = t * np.exp(-z * z + poly)
-    return np.where(x >= 0, 1.0 - r, r - 1.0).astype(np.float32)
+    GELU was the encoder's largest single cost: for a 5-hypothesis list (60 tokens x 1536) the
+    float64 Numerical Recipes erf took 5.8 ms a layer, this 2.9 ms, outputs within 5e-7.
+    """
+    z = np.abs(x) * np.float32(1 / math.sqrt(2.0))
+    t = 1.0 / (1.0 + np.float32(0.3275911) * z)
+    poly = t * (np.float32(0.254829592) + t * (np.float32(-0.284496736) + t * (
+        np.float32(1.421413741) + t * (np.float32(-1.453152027) + t * np.float32(1.061405429)))))
+    tail = poly * np.exp(-z * z)  # erfc(|x| / sqrt 2)
+    return np.where(x >= 0, x * (1.0 - 0.5 * tail), 0.5 * x * tail).astype(np.float32, copy=False)
 
 
 def tokenizer(model_dir: Path, max_tokens: int = 64) -> Tokenizer:
