@@ -284,7 +284,7 @@ def write_card(out: Path, m: dict[str, Any]) -> None:
 ## Recipe
 
 `make train-intent`, seed {SEED}: installs torch 2.13.0 (the `[train]` extra), then
-1. `python -m assistant.understand.speech_data --partition train --every 2` (about 45 min on 2 cores
+1. `python -m assistant.understand.speech_data --partition train --every 2` (about 50 min on 2 cores
    the first time; cached in ~/.cache/assistant/speech-hypotheses, a stopped run resumes);
 2. `python -m assistant.understand.finetune`: {tuning.get('epochs', '?')} epochs of AdamW, lr
    {tuning.get('lr', '?')}, batches of 32, {tuning.get('finetune_items', '?')} items,
