@@ -38,7 +38,7 @@ from .reply.responder import Responder
 from .skills import SkillRegistry, default_registry
 from .speak.synthesizer import ENGINES, Synthesizer
 from .understand.classifier import HEAD_DIR, IntentClassifier
-from .understand.encoder import ADAPTER_FILE, SentenceEncoder
+from .understand.encoder import SentenceEncoder, adapter_in
 from .understand.rescoring import LMRescorer
 from .understand.slots import SlotTagger
 from .understand.understander import Understander
@@ -165,9 +165,7 @@ class Assistant:
     @cached_property
     def encoder(self) -> SentenceEncoder:
         with self._load_lock:
-            adapter = self.understanding_dir / ADAPTER_FILE
-            return SentenceEncoder(self.store.path_for("sentence-encoder"),
-                                   adapter=adapter if adapter.is_file() else None)
+            return SentenceEncoder(self.store.path_for("sentence-encoder"), adapter=adapter_in(self.understanding_dir))
 
     @property
     def understanding_dir(self) -> Path:

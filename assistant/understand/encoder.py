@@ -44,6 +44,12 @@ def _gelu(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, x * (1.0 - 0.5 * tail), 0.5 * x * tail).astype(np.float32, copy=False)
 
 
+def adapter_in(folder: Path) -> Path | None:
+    """The fine-tuned adapter in an understanding model folder, or None when it has none."""
+    path = folder / ADAPTER_FILE
+    return path if path.is_file() else None
+
+
 def tokenizer(model_dir: Path, max_tokens: int = 64) -> Tokenizer:
     """The model's own word-piece tokenizer, truncating at ``max_tokens`` and padding batches."""
     tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))

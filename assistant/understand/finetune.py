@@ -44,6 +44,7 @@ ALPHA = 16.0
 #: The six linear layers of a block that get an adapter (the names of the safetensors keys).
 ADAPTED = ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
            "intermediate.dense", "output.dense")
+TAG_INDEX = {t: i for i, t in enumerate(BIO_TAGS)}
 
 
 class LoRALinear(nn.Module):
@@ -162,7 +163,6 @@ def _loss(model: AdaptedMiniLM, batcher: Batcher, batch: list[dict[str, Any]]) -
     pooled, states = model(ids, mask)
     logp = torch.log_softmax(model.intent_head(pooled), dim=-1)
     losses, row, slot_x, slot_y = [], 0, [], []
-    tag_index = {t: i for i, t in enumerate(BIO_TAGS)}
     for it in batch:
         k = len(it["texts"])
         w = torch.tensor(it["weights"]).log()
@@ -172,7 +172,7 @@ def _loss(model: AdaptedMiniLM, batcher: Batcher, batch: list[dict[str, Any]]) -
             for j, (tag, (a, b)) in enumerate(zip(bio_tags(it["texts"][0], it["slots"], offsets), offsets)):
                 if b > a:
                     slot_x.append(states[row, j])
-                    slot_y.append(tag_index[tag])
+                    slot_y.append(TAG_INDEX[tag])
         row += k
     loss = torch.stack(losses).mean()
     if slot_x:

@@ -160,6 +160,8 @@ def generate(data: Path, partition: str, limit: int | None, every: int = 1) -> P
     with out.open("a", encoding="utf-8") as fh:
         for n, row in enumerate(rows, 1):
             cond = condition_for(row["id"])
+            # Spoken even when the row is cached: it joins the babble pool, so a resumed run mixes
+            # the same other talkers into the rows after it as an unbroken run would.
             speech = voices.speak(cond.voice, row["utt"])
             if row["id"] not in done:
                 rng = np.random.default_rng(int(row["id"]) if str(row["id"]).isdigit() else n)

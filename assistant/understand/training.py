@@ -21,7 +21,7 @@ import numpy as np
 
 from ..models import ModelStore
 from .classifier import HEAD_DIR, IntentClassifier
-from .encoder import ADAPTER_FILE, SentenceEncoder
+from .encoder import ADAPTER_FILE, SentenceEncoder, adapter_in
 from .intents import INTENTS, Example, read_examples
 from .speech_data import SHARED, SHARED_MASSIVE, held_out, read_cache, row_ids
 from .textfeatures import NgramTfidf
@@ -60,8 +60,7 @@ def _fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
 
 def encoder_for(out: Path) -> SentenceEncoder:
     """The sentence encoder with the fine-tuned adapter in ``out``, if ``finetune`` wrote one."""
-    adapter = out / ADAPTER_FILE
-    return SentenceEncoder(ModelStore().path_for("sentence-encoder"), adapter=adapter if adapter.is_file() else None)
+    return SentenceEncoder(ModelStore().path_for("sentence-encoder"), adapter=adapter_in(out))
 
 
 def train_rows(data: Path) -> tuple[list[Example], list[Example], list[dict[str, Any]], list[dict[str, Any]]]:
@@ -247,7 +246,7 @@ def _sha256(path: Path) -> str:
 def write_card(out: Path, m: dict[str, Any]) -> None:
     """``CARD.md``: what the models are, what they learnt from, how to remake them, what they score."""
     tuning = json.loads((out / "finetune.json").read_text()) if (out / "finetune.json").is_file() else {}
-    adapter = (out / ADAPTER_FILE).is_file()
+    adapter = adapter_in(out) is not None
     encoder = (f"all-MiniLM-L6-v2 with low-rank adapters (LoRA, rank {tuning.get('rank', '?')}) on all 36 linear "
                f"layers, {tuning.get('adapter_parameters', '?')} parameters in `{ADAPTER_FILE}`, fine-tuned with "
                "torch (`understand/finetune.py`) and added to the shipped weights at load"
