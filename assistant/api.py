@@ -107,7 +107,8 @@ class Assistant:
         for name in self._SHAREABLE:
             if name == "rescorer" and not other.config.understand.lm_rescoring:
                 continue
-            if name in ("classifier", "encoder") and other.understanding_dir != self.understanding_dir:
+            if name in ("classifier", "encoder") and (other.understanding_dir, other.config.understand.encoder_runtime) \
+                    != (self.understanding_dir, self.config.understand.encoder_runtime):
                 continue
             if name in self.__dict__:
                 other.__dict__[name] = self.__dict__[name]
@@ -165,7 +166,9 @@ class Assistant:
     @cached_property
     def encoder(self) -> SentenceEncoder:
         with self._load_lock:
-            return SentenceEncoder(self.store.path_for("sentence-encoder"), adapter=adapter_in(self.understanding_dir))
+            cfg = self.config.understand
+            return SentenceEncoder(self.store.path_for("sentence-encoder"), adapter=adapter_in(self.understanding_dir),
+                                   runtime=cfg.encoder_runtime, threads=cfg.encoder_threads)
 
     @property
     def understanding_dir(self) -> Path:

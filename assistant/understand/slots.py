@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..models import MODELS_ROOT
+from .blas import OneBlasThread
 from .encoder import SentenceEncoder
 
 HEAD_DIR = MODELS_ROOT / "intent"
@@ -55,13 +56,16 @@ class SlotTagger:
         self.encoder = encoder
         self.w = head["w"].astype(np.float32)
         self.b = head["b"].astype(np.float32)
+        self._one_blas_thread = OneBlasThread()
 
     def tag(self, text: str) -> list[Slot]:
         """Slots in ``text`` (spans follow the text as given)."""
         if not text.strip():
             return []
         states, offsets = self.encoder.token_states(text)
-        tags = [self.tags[i] for i in (states @ self.w.T + self.b).argmax(axis=1)]
+        with self._one_blas_thread():
+            scores = states @ self.w.T + self.b
+        tags = [self.tags[i] for i in scores.argmax(axis=1)]
         starts = word_starts(offsets, text)
         slots: list[Slot] = []
         current: list[int] | None = None  # [type index in tags, start, end]

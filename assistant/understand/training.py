@@ -256,7 +256,7 @@ def write_card(out: Path, m: dict[str, Any]) -> None:
                        if (out / name).is_file())
     (out / "CARD.md").write_text(f"""# Understanding models (models/intent)
 
-- **Encoder**: {encoder}. Run time stays numpy: the merged encoder costs what the shipped one costs.
+- **Encoder**: {encoder}. Run time never imports torch: the merged weights run on onnxruntime (a graph built at load) and cost what the shipped ones cost.
 - **Intent head**: multinomial logistic regression over [mean-pooled states of all 6 encoder
   layers (2304 numbers); TF-IDF word 1-2-grams (8000); TF-IDF character 2-5-grams inside words
   (12000)], 60 SLURP/MASSIVE intents, weights float16; an n-best list is fused by posterior,
