@@ -140,3 +140,23 @@ def test_bench_turns_reports_both_modes_side_by_side() -> None:
                 "complete_waited_max_rate", "trials"} <= set(out[mode])
     assert out["server_vad"]["cut_off_rate_1000"] == 1.0  # 300 ms of silence ends the turn mid-request
     assert "semantic_extra_latency_ms_p50" in out
+
+
+def test_bench_intent_speech_reports_nbest_1best_text_and_latency(tmp_path: Path) -> None:
+    """Our own sentences spoken by espeak-ng in white noise, through the real recogniser and models."""
+    import json
+
+    rows = [("wake me up at seven tomorrow", "alarm_set", "wake me up at [time : seven] [date : tomorrow]"),
+            ("what's the weather like in paris", "weather_query", "what's the weather like in [place_name : paris]"),
+            ("play some jazz music", "play_music", "play some [music_genre : jazz] music")]
+    data = tmp_path / "mine.jsonl"
+    data.write_text("".join(json.dumps({"sentence": s, "intent": i, "sentence_annotation": a}) + "\n"
+                            for s, i, a in rows))
+    res = run_cli("bench", "intent", "--data", str(data), "--mode", "speech", "--snr", "20", "--no-llm", "--json")
+    assert res.returncode == 0, res.stderr[-2000:]
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out["n"] == 3 and out["noise"] == "white" and out["encoder_runtime"] == "onnxruntime"
+    assert out["accuracy_text"] == 1.0 and out["accuracy_classifier"] >= 2 / 3  # 20 dB: espeak is mostly heard
+    assert {"accuracy_1best", "slot_f1", "slot_f1_text", "latency_ms_p50", "latency_ms_p50_5best", "lists_of_5"} <= set(out)
+    res = run_cli("bench", "intent", "--data", str(data), "--mode", "speech", "--noise", "pink", "--no-llm")
+    assert res.returncode == 2 and "invalid choice: 'pink'" in res.stderr and "Traceback" not in res.stderr
