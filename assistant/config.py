@@ -214,7 +214,8 @@ class UnderstandConfig:
     encoder_runtime: str = "onnxruntime"
     """Where the MiniLM encoder runs: ``onnxruntime`` (a graph built from the same weights at load,
     see understand/encoder_graph.py) or ``numpy`` (the reference). ``ASSISTANT_ENCODER_RUNTIME``.
-    On 5-hypothesis lists the classifier took 17.7 against 37.4 ms p50 (AMD EPYC, 2 cores)."""
+    On 82 five-hypothesis lists the classifier took 17.7 and 20.7 ms p50 in two runs against 37.4
+    and 38.1 with numpy (AMD EPYC, 2 cores); loading takes 0.6 s more (building the graph)."""
     encoder_threads: int = 2
     """onnxruntime's threads for the encoder (2 cores: 13.9 ms p50 a 5-hypothesis list with 2,
     25.2 with 1, 16.2 with its default)."""

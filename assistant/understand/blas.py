@@ -15,7 +15,7 @@ from threadpoolctl import ThreadpoolController
 
 
 class OneBlasThread:
-    """``with one_thread():`` runs its block with OpenBLAS (or MKL) on a single thread."""
+    """Calling it gives a context manager: its block runs with OpenBLAS (or MKL) on one thread."""
 
     def __init__(self) -> None:
         # Finding the loaded BLAS libraries takes a while; limiting with a known controller, 17 us.

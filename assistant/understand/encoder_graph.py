@@ -6,8 +6,8 @@ BiasGelu) so that onnxruntime runs it. Nothing is exported or stored: the graph 
 in memory from the already merged (shipped + fine-tuned adapter) weights, so the model
 files and their checksums stay those of the pip packages, and torch is never needed.
 
-Measured here (AMD EPYC, 2 cores, AVX2) on 5-hypothesis lists from the selection slice:
-see ``encoder.SentenceEncoder``'s ``runtime`` for the figures.
+Measured here (AMD EPYC, 2 cores, AVX2) on 82 five-hypothesis lists of the selection slice:
+the network alone 13.9 ms p50 against 30.0 ms in numpy, every layer's states within 1e-5.
 """
 
 from __future__ import annotations
@@ -45,15 +45,14 @@ def build(w: dict[str, np.ndarray], layers: int, heads: int, eps: float) -> byte
 
     ``w`` is ``SentenceEncoder``'s weight table: encoder linear weights stored as (in, out).
     """
-    g = _Graph()
-    f32 = np.float32
+    g = _Graph()  # ``w`` is all float32 already
     # The token-type embedding is always row 0: fold it into the position table.
     positions = w["embeddings.position_embeddings.weight"] + w["embeddings.token_type_embeddings.weight"][0][None]
-    words = g.op("Gather", [g.weight("word_table", w["embeddings.word_embeddings.weight"].astype(f32)), "ids"],
+    words = g.op("Gather", [g.weight("word_table", w["embeddings.word_embeddings.weight"]), "ids"],
                  "words")
     # The first ``tokens`` rows of the position table (Shape with start/end: a 1-D length).
     length = g.op("Shape", ["ids"], "length", start=1, end=2)
-    where = g.op("Slice", [g.weight("position_table", positions.astype(f32)),
+    where = g.op("Slice", [g.weight("position_table", positions),
                            g.weight("zero", np.array([0], dtype=np.int64)), length,
                            g.weight("axis0", np.array([0], dtype=np.int64))], "positions")
     summed = g.op("Add", [words, where], "embedded")
@@ -65,12 +64,12 @@ def build(w: dict[str, np.ndarray], layers: int, heads: int, eps: float) -> byte
         p = f"encoder.layer.{i}."
 
         def param(name: str, p: str = p, i: int = i) -> str:
-            return g.weight(f"l{i}.{name}", w[p + name].astype(f32))
+            return g.weight(f"l{i}.{name}", w[p + name])
 
         qkv_w = np.concatenate([w[p + f"attention.self.{k}.weight"] for k in ("query", "key", "value")], axis=1)
         qkv_b = np.concatenate([w[p + f"attention.self.{k}.bias"] for k in ("query", "key", "value")])
-        ctx = g.op("Attention", [x, g.weight(f"l{i}.qkv_w", qkv_w.astype(f32)),
-                                 g.weight(f"l{i}.qkv_b", qkv_b.astype(f32)), "mask"],
+        ctx = g.op("Attention", [x, g.weight(f"l{i}.qkv_w", qkv_w),
+                                 g.weight(f"l{i}.qkv_b", qkv_b), "mask"],
                    f"l{i}.ctx", domain=_MS, num_heads=heads)
         proj = g.op("MatMul", [ctx, param("attention.output.dense.weight")], f"l{i}.proj")
         x = g.op("SkipLayerNormalization", [proj, x, param("attention.output.LayerNorm.weight"),

@@ -4,9 +4,10 @@
 Reproducible: fixed seeds, deterministic solver, the same data gives the same
 weights. Needs the dev extras (scikit-learn, scipy), which the run-time path never
 imports. Fits on the adapted encoder (``finetune``'s adapter in the output folder, if
-any) with MASSIVE en-US ``train`` text and the recogniser's hypotheses of it, less the
-selection slice; reports accuracy on that slice as heard; calibrates on ``dev``
-(temperature only); reports SLURP devel text, which nothing is trained or selected on.
+any) with MASSIVE en-US ``train`` text and the recogniser's hypotheses of it, first less
+the selection slice, measured on it (clean and heard), then again with it (the head that
+is written); calibrates on ``dev`` (temperature only); reports SLURP devel text, which
+nothing is trained or selected on.
 """
 from __future__ import annotations
 
