@@ -129,11 +129,12 @@ def test_the_encoders_gelu_is_the_exact_one() -> None:
 
 def test_the_model_card_lists_the_checksums_of_the_shipped_files() -> None:
     """CARD.md's figures describe "this exact set of files": a retrained file must come with a new card."""
-    import hashlib
     import re
+
+    from assistant.models import sha256_file
 
     folder = ROOT / "models" / "intent"
     listed = dict(re.findall(r"`([\w.-]+)`: sha256 `([0-9a-f]{64})`", (folder / "CARD.md").read_text()))
     assert {"head.npz", "features.json", "slots.npz", "slots.json", ADAPTER_FILE} <= set(listed)
     for name, digest in listed.items():
-        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest, name
+        assert sha256_file(folder / name) == digest, name

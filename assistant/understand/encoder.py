@@ -86,7 +86,6 @@ class SentenceEncoder:
         self.tokenizer = tokenizer(model_dir, max_tokens)
         if runtime not in RUNTIMES:
             raise ModelError(f"encoder runtime {runtime!r} is not one of {', '.join(RUNTIMES)}")
-        self.runtime = runtime
         self._session = self._onnx_session(threads) if runtime == "onnxruntime" else None
         self._recent: dict[str, tuple[np.ndarray, list[tuple[int, int]]]] = {}
 

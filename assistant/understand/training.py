@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..models import ModelStore
+from ..models import ModelStore, sha256_file
 from .classifier import HEAD_DIR, IntentClassifier
 from .encoder import ADAPTER_FILE, SentenceEncoder, adapter_in
 from .intents import INTENTS, Example, read_examples
@@ -118,11 +118,12 @@ def train(data: Path, slurp: Path | None, out: Path, c: float = 5.0, heard_weigh
     if refit:
         texts += [r["text"] for r in selection]
         intents += [r["intent"] for r in selection]
-        temperature = _fit_head(encoder, texts, intents, heard + selection, dev_ex, out, c, heard_weight)
+        heard = heard + selection
+        temperature = _fit_head(encoder, texts, intents, heard, dev_ex, out, c, heard_weight)
     # Evaluate what was saved (float16 weights), through the run-time classifier.
     clf = IntentClassifier(encoder, out)
     metrics |= {"dev_accuracy": _accuracy(clf, dev_ex), "temperature": temperature,
-                "train_s": round(time.time() - t0), "heard_rows": len(heard) + (len(selection) if refit else 0)}
+                "train_s": round(time.time() - t0), "heard_rows": len(heard)}
     if slurp is not None and slurp.is_file():
         metrics["slurp_devel_accuracy"] = _accuracy(clf, read_examples(slurp))
     return metrics | {"clean_rows": len(texts), "dev_rows": len(dev_ex), "C": c, "heard_weight": heard_weight,
@@ -265,12 +266,6 @@ def _accuracy(clf: IntentClassifier, examples: list) -> float:  # type: ignore[t
     return round(hits / len(examples), 4)
 
 
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "absent"
-
-
 def write_card(out: Path, m: dict[str, Any]) -> None:
     """``CARD.md``: what the models are, what they learnt from, how to remake them, what they score."""
     tuning = json.loads((out / "finetune.json").read_text()) if (out / "finetune.json").is_file() else {}
@@ -280,7 +275,10 @@ def write_card(out: Path, m: dict[str, Any]) -> None:
                "torch (`understand/finetune.py`) and added to the shipped weights at load"
                if adapter else "all-MiniLM-L6-v2 as shipped (no adapter)")
     refit = m.get("refit_with_selection", False)
-    files = "\n".join(f"  - `{name}`: sha256 `{_sha256(out / name)}`"
+    clean_note = " (the selection slice included, see below)" if refit else " (the selection slice left out)"
+    refit_note = (" The head that ships was then fitted once more with it;\n  its selection figures below are"
+                  " those of the same settings fitted without it." if refit else "")
+    files = "\n".join(f"  - `{name}`: sha256 `{sha256_file(out / name)}`"
                        for name in ("head.npz", "features.json", "slots.npz", "slots.json", ADAPTER_FILE)
                        if (out / name).is_file())
     (out / "CARD.md").write_text(f"""# Understanding models (models/intent)
@@ -295,8 +293,7 @@ def write_card(out: Path, m: dict[str, Any]) -> None:
 
 ## Data
 
-- MASSIVE 1.0 en-US `train`: {m.get('clean_rows', '?')} clean utterances{
-    ' (the selection slice included, see below)' if refit else ' (the selection slice left out)'}.
+- MASSIVE 1.0 en-US `train`: {m.get('clean_rows', '?')} clean utterances{clean_note}.
 - The same utterances **heard by our own recogniser** (`understand/speech_data.py`): every second
   train row spoken by one of six espeak-ng voices/speeds or Piper joe at three speeds, with no
   noise, white noise (20, 10, 5 dB) or babble of three other utterances (10, 5 dB), through
@@ -305,9 +302,7 @@ def write_card(out: Path, m: dict[str, Any]) -> None:
   sample weighted by its posterior times {m.get('heard_weight', '?')} (a clean sentence weighs 1).
 - **Selection slice**: a tenth of the heard rows by a hash of their id ({m.get('selection_rows', '?')}
   rows), text and speech never trained on while the choices were made on it (the head's settings,
-  below; the encoder's adapter is trained without it).{
-    ' The head that ships was then fitted once more with it;' + chr(10) + '  its selection figures below are'
-    ' those of the same settings fitted without it.' if refit else ''}
+  below; the encoder's adapter is trained without it).{refit_note}
 - MASSIVE `dev` ({m.get('dev_rows', '?')}): temperature scaling only (it does not move the argmax).
 - SLURP devel (text only; the speech benchmarks speak it) is never trained or selected on; it
   shares most sentences with MASSIVE dev, and 6 of its 2033 sentences occur in MASSIVE train.
