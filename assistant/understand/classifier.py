@@ -60,7 +60,7 @@ class IntentClassifier:
 
     def logits(self, texts: list[str]) -> np.ndarray:
         """Raw class scores, one row per text."""
-        dense = np.concatenate(self.encoder.encode_layers(texts), axis=1)
+        dense = self.encoder.pooled_layers(texts)
         with self._one_blas_thread():
             out = dense @ self.w_dense.T + self.bias
             for row, text in enumerate(texts):

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 from safetensors.numpy import load_file
-from tokenizers import Tokenizer
+from tokenizers import Encoding, Tokenizer
 
 from ..errors import ModelError
 from . import encoder_graph
@@ -87,7 +87,7 @@ class SentenceEncoder:
         if runtime not in RUNTIMES:
             raise ModelError(f"encoder runtime {runtime!r} is not one of {', '.join(RUNTIMES)}")
         self._session = self._onnx_session(threads) if runtime == "onnxruntime" else None
-        self._recent: dict[str, tuple[np.ndarray, list[tuple[int, int]]]] = {}
+        self._recent: tuple[list[str], np.ndarray, list[Encoding]] = ([], np.zeros(0), [])
 
     def _adapt(self, path: Path) -> None:
         """Add fine-tuned low-rank deltas (``understand.finetune``) to the linear weights, once.
@@ -119,8 +119,13 @@ class SentenceEncoder:
 
     def encode_layers(self, texts: list[str]) -> list[np.ndarray]:
         """Mean-pooled, unit-length states after every layer (the last is the sentence embedding)."""
+        pooled = self.pooled_layers(texts)
+        return [pooled[:, i * self.dim : (i + 1) * self.dim] for i in range(self.layers)]
+
+    def pooled_layers(self, texts: list[str]) -> np.ndarray:
+        """:meth:`encode_layers` side by side: (len(texts), layers * 384), the classifier's features."""
         if not texts:
-            return [np.zeros((0, self.dim), dtype=np.float32)]
+            return np.zeros((0, self.layers * self.dim), dtype=np.float32)
         return self._forward(texts)[0]
 
     def token_states(self, text: str) -> tuple[np.ndarray, list[tuple[int, int]]]:
@@ -130,31 +135,35 @@ class SentenceEncoder:
         The slot tagger asks for the text the classifier has just encoded in a batch: that
         batch's states are reused instead of running the model again.
         """
-        recent = self._recent
-        if text in recent:
-            return recent[text]
+        texts, states, enc = self._recent
+        if text in texts:
+            i = texts.index(text)
+            return states[i], list(enc[i].offsets)
         _, states, enc = self._forward([text])
-        return np.concatenate([s[0] for s in states], axis=1), list(enc[0].offsets)
+        return states[0], list(enc[0].offsets)
 
-    def _forward(self, texts: list[str]) -> tuple[list[np.ndarray], list[np.ndarray], list]:  # type: ignore[type-arg]
+    def _forward(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, list[Encoding]]:
+        """(pooled layers: texts x layers*384, token states: texts x tokens x layers*384, encodings)."""
         enc = self.tokenizer.encode_batch([t.lower() for t in texts])
         ids = np.array([e.ids for e in enc], dtype=np.int64)
         mask = np.array([e.attention_mask for e in enc], dtype=np.float32)
         if self._session is not None:
-            token_states = list(self._session.run(None, {"ids": ids, "mask": mask.astype(np.int32)}))
+            states, pooled = self._session.run(["states", "pooled"], {"ids": ids, "mask": mask.astype(np.int32)})
         else:
-            token_states = self._numpy_states(ids, mask)
+            states, pooled = self._numpy_forward(ids, mask)
+        # Keep this batch for token_states() (replaced whole, one assignment: safe across threads).
+        self._recent = (list(texts), states, enc)
+        return pooled, states, enc
+
+    def _numpy_forward(self, ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The graph's two outputs (see encoder_graph.build) from the numpy forward pass."""
+        layers = self._numpy_states(ids, mask)
         m = mask[..., None]
-        pooled_states = []
-        for h in token_states:
-            pooled = (h * m).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1e-9)
-            pooled_states.append((pooled / np.linalg.norm(pooled, axis=1, keepdims=True).clip(1e-12)).astype(np.float32))
-        # Keep this batch's token states for token_states() (replaced whole: safe across threads).
-        self._recent = {
-            t: (np.concatenate([s[i] for s in token_states], axis=1), list(e.offsets))
-            for i, (t, e) in enumerate(zip(texts, enc))
-        }
-        return pooled_states, token_states, enc
+        pooled = []
+        for h in layers:
+            mean = (h * m).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1e-9)
+            pooled.append(mean / np.linalg.norm(mean, axis=1, keepdims=True).clip(1e-12))
+        return np.concatenate(layers, axis=2), np.concatenate(pooled, axis=1).astype(np.float32)
 
     def _numpy_states(self, ids: np.ndarray, mask: np.ndarray) -> list[np.ndarray]:
         """Every layer's token states in plain numpy (the reference the ONNX graph is tested against)."""

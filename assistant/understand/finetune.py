@@ -141,19 +141,21 @@ class Batcher:
         return ids, mask, enc
 
 
-def _items(data: Path, heard: list[dict[str, Any]], held: set[str]) -> list[dict[str, Any]]:
-    """Training items: every clean MASSIVE train row, and every heard row with words, both outside ``held``."""
+def _items(data: Path, heard: list[dict[str, Any]], held: set[str], clean_weight: float) -> list[dict[str, Any]]:
+    """Training items: every clean MASSIVE train row (its loss weighted ``clean_weight``), and every heard row
+    with words (weight 1), both outside ``held``."""
     index = {label: i for i, label in enumerate(INTENTS)}
     items: list[dict[str, Any]] = []
     for row_id, e in zip(row_ids(data), read_examples(data)):
         if e.partition == "train" and row_id not in held:
-            items.append({"texts": [e.text], "weights": [1.0], "y": index[e.intent], "slots": e.slots})
+            items.append({"texts": [e.text], "weights": [1.0], "y": index[e.intent], "slots": e.slots,
+                          "loss_weight": clean_weight})
     for r in heard:
         hyps = [(t, p) for t, p in r["nbest"] if t.strip() and p > 0]
         if hyps and r["id"] not in held:
             total = sum(p for _, p in hyps)
             items.append({"texts": [t for t, _ in hyps], "weights": [p / total for _, p in hyps],
-                          "y": index[r["intent"]], "slots": None})
+                          "y": index[r["intent"]], "slots": None, "loss_weight": 1.0})
     return items
 
 
@@ -163,6 +165,7 @@ def _loss(model: AdaptedMiniLM, batcher: Batcher, batch: list[dict[str, Any]]) -
     pooled, states = model(ids, mask)
     logp = torch.log_softmax(model.intent_head(pooled), dim=-1)
     losses, row, slot_x, slot_y = [], 0, [], []
+    loss_weights = torch.tensor([it["loss_weight"] for it in batch])
     for it in batch:
         k = len(it["texts"])
         w = torch.tensor(it["weights"]).log()
@@ -174,20 +177,21 @@ def _loss(model: AdaptedMiniLM, batcher: Batcher, batch: list[dict[str, Any]]) -
                     slot_x.append(states[row, j])
                     slot_y.append(TAG_INDEX[tag])
         row += k
-    loss = torch.stack(losses).mean()
+    loss = (torch.stack(losses) * loss_weights).sum() / loss_weights.sum()
     if slot_x:
         loss = loss + nn.functional.cross_entropy(model.slot_head(torch.stack(slot_x)), torch.tensor(slot_y))
     return loss
 
 
-def finetune(data: Path, out: Path, epochs: int = 2, batch_size: int = 32, lr: float = 1e-3) -> dict[str, Any]:
+def finetune(data: Path, out: Path, epochs: int = 2, batch_size: int = 32, lr: float = 1e-3,
+             clean_weight: float = 1.0) -> dict[str, Any]:
     """Train the adapters on everything but the selection slice; write ``out/encoder-lora.npz``."""
     torch.manual_seed(SEED)
     torch.use_deterministic_algorithms(True)
     model_dir = ModelStore().path_for("sentence-encoder")
     heard = read_cache("train")
     held = held_out(r["id"] for r in heard)
-    items = _items(data, heard, held)
+    items = _items(data, heard, held, clean_weight)
     model, batcher = AdaptedMiniLM(model_dir), Batcher(model_dir)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
@@ -214,7 +218,8 @@ def finetune(data: Path, out: Path, epochs: int = 2, batch_size: int = 32, lr: f
     adapters = model.adapters()
     np.savez_compressed(out / ADAPTER_FILE, **adapters)  # type: ignore[arg-type]  # numpy types its kwargs as allow_pickle
     summary = {"finetune_items": len(items), "finetune_steps": steps, "finetune_s": round(time.time() - t0),
-               "epochs": epochs, "lr": lr, "rank": RANK, "adapter_parameters": sum(a.size for a in adapters.values())}
+               "epochs": epochs, "lr": lr, "clean_weight": clean_weight,
+               "rank": RANK, "adapter_parameters": sum(a.size for a in adapters.values())}
     (out / "finetune.json").write_text(json.dumps(summary))
     return summary
 
@@ -225,9 +230,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=HEAD_DIR)
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--clean-weight", type=float, default=1.0,
+                    help="loss weight of a clean sentence (a heard row weighs 1)")
     args = ap.parse_args(argv)
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    print(json.dumps(finetune(args.data, args.out, args.epochs, lr=args.lr)))
+    print(json.dumps(finetune(args.data, args.out, args.epochs, lr=args.lr, clean_weight=args.clean_weight)))
     return 0
 
 

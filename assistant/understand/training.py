@@ -51,7 +51,7 @@ def _sparse(vec: NgramTfidf, texts: list[str]):  # type: ignore[no-untyped-def]
 
 def _dense(encoder: SentenceEncoder, texts: list[str]) -> np.ndarray:
     return np.concatenate(
-        [np.concatenate(encoder.encode_layers(texts[i : i + 64]), axis=1) for i in range(0, len(texts), 64)]
+        [encoder.pooled_layers(texts[i : i + 64]) for i in range(0, len(texts), 64)]
     )
 
 
