@@ -50,6 +50,20 @@ def test_prefill_moves_the_cache_to_the_next_turns_prompt(assistant: Assistant) 
     assert "leonardo" in reply.lower() or "vinci" in reply.lower()
 
 
+def test_a_moved_history_window_is_cut_from_the_cache_not_evaluated_again(assistant: Assistant) -> None:
+    h = History(max_turns=8, drop=4)
+    for i in range(7):
+        h.add(f"What is {i} plus {i}?", f"{i} plus {i} is {2 * i}.")
+    h.add("My name is Ada.", "Nice to meet you, Ada.")
+    assistant.responder.prefill(h)
+    h.make_room()  # the oldest four exchanges go
+    assert len(h.exchanges) == 4
+    # The cache already holds the rest: cut out of it, nothing is evaluated again.
+    assert assistant.responder.prefill(h) == 0
+    reply = "".join(assistant.responder.stream("What is my name?", h, threading.Event()))
+    assert "ada" in reply.lower()
+
+
 def test_a_claimed_action_is_never_spoken(assistant: Assistant) -> None:
     from assistant.reply.honesty import CANNOT_ACT, claims_action
 
