@@ -148,11 +148,8 @@ class FakeUnderstander:
         self.faults = faults
 
     def understand(self, nbest: tuple[Hypothesis, ...], timers: Timers | None = None) -> Understanding:
-        self.faults.hit("understand", nbest[0].text)
-        return self._route(nbest)
-
-    def _route(self, nbest: tuple[Hypothesis, ...]) -> Understanding:
         text = nbest[0].text
+        self.faults.hit("understand", text)
         tag = tag_of(text)
         first = text.split()[0] if text.split() else ""
         base = Understanding(text, nbest, "general_quirky", 0.9, (("general_quirky", 0.9), ("alarm_set", 0.1)))
@@ -161,11 +158,6 @@ class FakeUnderstander:
         if first == Route.DECIDES:
             return Understanding(text, nbest, "general_quirky", 0.2, base.candidates, llm_decides=True)
         return base
-
-    def preview(self, hyps: tuple[Hypothesis, ...]) -> Understanding | None:
-        """As ``understand`` routes, without its faults: None for a skill's turn."""
-        u = self._route(hyps) if hyps else None
-        return None if u is None or u.skill_reply is not None else u
 
     def rescored(self, nbest: tuple[Hypothesis, ...], wait: bool = True) -> tuple[Hypothesis, ...]:
         return nbest

@@ -262,17 +262,6 @@ def test_orchestration_the_server_closes_a_session_whose_stage_died_with_1011_af
     assert code == 1011
 
 
-def test_orchestration_a_pause_prefills_the_very_user_message_of_the_llm_turn() -> None:
-    # At the first short pause the speculative final is understood without running a skill, and
-    # the LLM's prompt is prefilled up to the end of the user message that turn will send: for an
-    # unsure classifier that message carries the candidate intents (~60 tokens, 1.3 s on 2 cores).
-    bot = fake_bot(3)  # phrase 2 is an LLM-decides turn
-    asyncio.run(say_all(bot, 3))
-    sent = bot.fake_llm.seen[-1].content
-    assert "Likely intents" in sent
-    assert sent in [said for _, said in bot.fake_llm.prefills]
-
-
 def test_orchestration_the_llm_cache_follows_every_turn_skill_turns_too() -> None:
     # After each reply the history is prefilled in the background (system prompt + 2 messages an
     # exchange), whoever answered: skill replies enter the LLM's cache too, so the next LLM turn

@@ -53,11 +53,6 @@ class Responder:
         """The user message for an LLM turn: the request as heard, or only its best text."""
         return (heard(u.nbest) if self.nbest else "") or u.text
 
-    def user_message(self, u: Understanding) -> str:
-        """The user message of an LLM turn for ``u``: the request as heard, with the candidate
-        intents when the LLM decides."""
-        return unsure_message(u, self.request_text(u)) if u.llm_decides else self.request_text(u)
-
     def prefill(self, history: History, said_so_far: str | None = None) -> int:
         """Warm the LLM's cache for the next turn: the history, and what the person has said so far.
 
@@ -85,7 +80,7 @@ class Responder:
             yield request.skill_reply
             return
         if not request.llm_decides:
-            yield from self._answer(request.text, self.user_message(request), history, cancel)
+            yield from self._answer(request.text, self.request_text(request), history, cancel)
             return
         skill_answered = threading.Event()
         with closing(self._decided_reply(request, history, AnyOf(cancel, ReadOnly(skill_answered)))) as pieces:
@@ -114,7 +109,7 @@ class Responder:
         self, request: Understanding, history: History, cancel: Cancelled, max_tokens: int | None = None
     ) -> Generator[str | IntentChoice, None, None]:
         grammar = intent_grammar([c for c, _ in request.candidates])
-        messages = self.prompt(self.user_message(request), history)
+        messages = self.prompt(unsure_message(request, self.request_text(request)), history)
         head, decided = "", False
         for piece in self.llm.stream(messages, cancel, grammar=grammar, max_tokens=max_tokens):
             if decided:

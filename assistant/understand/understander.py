@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from ..config import UnderstandConfig
 from ..events import Hypothesis
 from ..skills import SkillRegistry, SkillRequest, Timers
-from .classifier import IntentClassifier, IntentResult
+from .classifier import IntentClassifier
 from .intents import OUT_OF_SCOPE
 from .rescoring import LMRescorer
 from .slots import Slot, SlotTagger
@@ -72,42 +72,16 @@ class Understander:
         result = self.classifier.classify(hyps)
         slots = tuple(self.tagger.tag(text)) if self.tagger else ()
         base = Understanding(text, hyps, result.intent, result.confidence, result.candidates, slots)
-        skill = self._skill_for(text, result)
-        if skill is not None:
-            intent, claimed = skill
-            reply = self.run_skill(intent, base, timers, now)
-            if reply is not None:
-                return replace(base, intent=intent, confidence=1.0 if claimed else base.confidence, skill_reply=reply)
-        return self._for_llm(base, result)
-
-    def preview(self, hyps: tuple[Hypothesis, ...]) -> Understanding | None:
-        """What :meth:`understand` would hand the LLM for these (already re-ranked) hypotheses,
-        without running a skill; None when a skill would take the request. For prefilling the
-        LLM's prompt at a pause, before the final."""
-        hyps = tuple(h for h in hyps if h.text.strip())
-        if not hyps:
-            return None
-        text = " ".join(max(hyps, key=lambda h: h.posterior).text.split())
-        result = self.classifier.classify(hyps)
-        if self._skill_for(text, result) is not None:
-            return None
-        return self._for_llm(Understanding(text, hyps, result.intent, result.confidence, result.candidates), result)
-
-    def _skill_for(self, text: str, result: IntentResult) -> tuple[str, bool] | None:
-        """(the intent, whether its skill claimed the words itself) when a skill's turn, else None:
-        a skill's own parser accepted the words, or the classifier is confident of a skill's intent."""
         claimed = self.skills.triggered(text)
         intent = claimed or result.intent
         if intent in self.skills and (claimed or result.confidence >= self.config.skill_threshold):
-            return intent, bool(claimed)
-        return None
-
-    def _for_llm(self, base: Understanding, result: IntentResult) -> Understanding:
-        """The LLM's request: whether it also decides the intent, or calls it out of scope."""
+            reply = self.run_skill(intent, base, timers, now)
+            if reply is not None:
+                return replace(base, intent=intent, confidence=1.0 if claimed else base.confidence, skill_reply=reply)
         # The LLM's choice of intent only matters when it could hand the request to a skill;
         # otherwise the LLM answers either way, and the grammar-constrained choice costs its
         # first words (3.4 s to the first spoken token for "And an ant?", measured).
-        decides = any(self.skills.accepts(c, base.text) for c, _ in result.candidates[:LLM_CANDIDATES])
+        decides = any(self.skills.accepts(c, text) for c, _ in result.candidates[:LLM_CANDIDATES])
         if result.coverage < self.config.oos_coverage:
             return replace(base, intent=OUT_OF_SCOPE, llm_decides=decides)
         if result.confidence < self.config.llm_threshold:
