@@ -5,15 +5,15 @@ KV cache of the previous prompt and reuses its longest matching prefix, so a
 fixed system prompt is prefilled once and later turns only pay for their own
 tokens. :meth:`LocalLLM.prefill` moves that cache ahead of the conversation: the
 history after a turn, and the words a person has said so far, are evaluated in the
-background, so a turn's prompt is mostly cached when it comes (on an AVX2 CPU every
-uncached prompt token of the 1.5B costs ~10 ms).
+background, so a turn's prompt is mostly cached when it comes (on an AVX2 CPU the 1.5B
+evaluates a prompt at ~22 ms a token: 59 more tokens cost 1.3 s, measured).
 
 When the history window moves (``History`` drops its oldest exchanges in a block), the
 new prompt is the cached one with a stretch cut out after the system prompt. Instead of
-evaluating everything after the cut again (99-130 tokens in ``bench latency``; on this AVX2
-machine 59 more prompt tokens cost 1.3 s, measured), the stretch is removed from the KV cache and the rest shifted back:
-llama.cpp's context shift, as its server does when a context fills. The kept tokens were
-computed with the dropped ones in view; llama.cpp accepts that, and so do we.
+evaluating everything after the cut again (99-130 tokens in ``bench latency``), the
+stretch is removed from the KV cache and the rest shifted back: llama.cpp's context
+shift, as its server does when a context fills. The kept tokens were computed with the
+dropped ones in view; llama.cpp accepts that, and so do we.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ class LocalLLM:
             self._lock.release()
 
     # Evaluated in slices this long, so that a generation waiting for the lock waits
-    # at most one slice (~16 tokens, ~0.15 s on an AVX2 CPU).
+    # at most one slice (16 tokens, ~0.35 s at the ~22 ms a token measured on an AVX2 CPU).
     PREFILL_SLICE = 16
     # A cut is made only where this many tokens after the common prefix are found further on
     # in the cache (a message boundary and more: no accidental match).
