@@ -138,3 +138,19 @@ def test_the_model_card_lists_the_checksums_of_the_shipped_files() -> None:
     assert {"head.npz", "features.json", "slots.npz", "slots.json", ADAPTER_FILE} <= set(listed)
     for name, digest in listed.items():
         assert sha256_file(folder / name) == digest, name
+
+
+def test_dense_features_are_the_encoders_whatever_was_asked_before(encoder_dir: Path) -> None:
+    """The training features memoise each text: a second, reordered request with duplicates and
+    new texts gives what a fresh encoder pass gives, row for row."""
+    from assistant.understand.training import DenseFeatures
+
+    encoder = SentenceEncoder(encoder_dir)
+    dense = DenseFeatures(encoder)
+    first = ["wake me up at nine", "what's the weather in paris", "hi"]
+    assert np.allclose(dense(first), encoder.pooled_layers(first), atol=1e-5)
+    again = ["hi", "turn off the lights", "wake me up at nine", "hi"]
+    got = dense(again)
+    assert got.shape == (4, encoder.dim * encoder.layers)
+    assert np.allclose(got, encoder.pooled_layers(again), atol=1e-5)
+    assert dense([]).shape[0] == 0
