@@ -15,7 +15,7 @@ class TurnClock:
     """Facts about the turn that are not times (e.g. whether a speculative decode was used)."""
 
     def mark(self, name: str, at: float | None = None) -> None:
-        """Record ``name`` once (the first time wins)."""
+        """Record ``name`` once (the first time wins); from any thread (one ``dict.setdefault``)."""
         self.marks.setdefault(name, time.perf_counter() if at is None else at)
 
     def span_ms(self, a: str, b: str) -> float | None:
@@ -28,7 +28,10 @@ class TurnClock:
         spans = {
             "asr_final_ms": ("endpoint", "asr_done"),
             "understand_ms": ("asr_done", "understood"),
-            "llm_first_token_ms": ("understood", "first_token"),
+            # The LLM's own first token (its prompt evaluated), and the first words of the reply:
+            # later after the intent label of an LLM-decides turn, or a checked first sentence.
+            "llm_first_token_ms": ("understood", "llm_first_token"),
+            "reply_text_ms": ("understood", "reply_text"),
             "first_text_ms": ("understood", "first_chunk"),
             "tts_first_audio_ms": ("first_chunk", "first_audio"),
             "response_ms": ("endpoint", "first_audio"),

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from assistant.events import Hypothesis
+from assistant.reply.history import History
 from assistant.reply.honesty import CANNOT_ACT, asks_for_action, checked, claims_action
 from assistant.reply.prompt import heard
+from assistant.reply.responder import Responder
+from assistant.threads import NEVER
+from assistant.understand.understander import Understanding
 
 
 def H(text: str, p: float) -> Hypothesis:
@@ -90,3 +96,52 @@ def test_a_reply_to_an_action_must_decline_first(reply: str) -> None:
 
 def test_timers_are_actions_the_assistant_can_do() -> None:
     assert not asks_for_action("Set an alarm") and not asks_for_action("Remind me to call mom")
+
+
+class _ScriptedLLM:
+    """A fake LLM backend: writes the given pieces, notes each one given out and whether it was closed."""
+
+    def __init__(self, pieces: list[str]) -> None:
+        self.pieces, self.given, self.closed = pieces, 0, False
+
+    def stream(self, messages: object, cancel: object, grammar: str | None = None,
+               max_tokens: int | None = None) -> Iterator[str]:
+        try:
+            for p in self.pieces:
+                self.given += 1
+                yield p
+        finally:
+            self.closed = True
+
+    def prefill(self, messages: object, open_user: str | None = None) -> int:
+        return 0
+
+
+def _understanding(text: str, llm_decides: bool = False) -> Understanding:
+    return Understanding(text, (Hypothesis(text, 0.0, 1.0),), "iot_hue_lighton", 0.4,
+                         (("iot_hue_lighton", 0.4), ("iot_hue_lightoff", 0.3)), llm_decides=llm_decides)
+
+
+@pytest.mark.parametrize("llm_decides", [False, True])
+def test_the_llms_first_token_is_announced_before_held_back_text(llm_decides: bool) -> None:
+    """A checked reply comes a sentence late (and an LLM-decides one after its label): ``started``
+    tells when the LLM itself began, once, at its first piece."""
+    head = ["intent: ", "iot_hue_lighton", "\nreply: "] if llm_decides else []
+    llm = _ScriptedLLM([*head, "I", " can't", " control", " lights", ".", " Sorry", "."])
+    seen: list[str] = []
+    out = Responder(llm).stream(_understanding("turn on the lights", llm_decides), History(), NEVER,
+                                started=lambda: seen.append(f"started after {llm.given}"))
+    first = next(p for p in out if isinstance(p, str))
+    assert first == "I can't control lights." and seen == ["started after 1"]
+    assert llm.given == len(head) + 5
+    list(out)
+    assert seen == ["started after 1"] and llm.closed
+
+
+def test_closing_an_announced_stream_stops_the_llm() -> None:
+    llm = _ScriptedLLM(["The", " capital", " is", " Paris", "."])
+    out = Responder(llm).stream(_understanding("what is the capital of france"), History(), NEVER,
+                                started=lambda: None)
+    assert next(out) == "The"
+    out.close()  # type: ignore[attr-defined]
+    assert llm.closed and llm.given == 1

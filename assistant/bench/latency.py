@@ -2,8 +2,9 @@
 
 One conversation: the sample requests (Piper and two real recordings), then questions
 and follow-ups spoken by espeak-ng, 16 turns a pass, skills and the LLM mixed, so the
-LLM's first-token time can be followed over a conversation that grows (it must not:
-the history window moves in blocks and is prefilled in the background).
+LLM's first-token time (its prompt evaluated) can be followed over a conversation that
+grows (it must not: the history window moves in blocks and is prefilled in the
+background).
 """
 
 from __future__ import annotations
@@ -61,5 +62,9 @@ async def bench_latency(url: str | None = None, repeats: int = 1) -> dict[str, A
         "llm_first_token_ms_p95": rounded(p95),
         "llm_first_token_p95_over_p50": None if not p50 or p95 is None else round(p95 / p50, 2),
         "llm_first_token_ms_by_turn": [round(x) for x in first],
+        # The first words of the reply, per LLM turn: after the intent label where the LLM
+        # decides, after a checked first sentence where the request asks for an action.
+        "reply_text_ms_by_turn": [round(r["reply_text_ms"]) for r in ok
+                                  if r["route"] != "skill" and r.get("reply_text_ms") is not None],
         "transport": "websocket" if url else "in-process",
     }

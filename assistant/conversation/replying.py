@@ -103,11 +103,12 @@ class ReplyWriter:
 
         try:
             async for piece in iterate_in_thread(lambda stop: self.responder.stream(
-                    u, before, AnyOf(stop, turn.stop_signal), skill), executor=self.executor):
+                    u, before, AnyOf(stop, turn.stop_signal), skill,
+                    started=lambda: turn.clock.mark("llm_first_token")), executor=self.executor):
                 if isinstance(piece, IntentChoice):
                     self._emit(Understood(turn.id, u.text, piece.intent, None, u.candidates, (), u.route, "llm"))
                     continue
-                turn.clock.mark("first_token")
+                turn.clock.mark("reply_text")
                 reply += piece
                 turn.set_reply(reply)
                 self._emit(ReplyTextDelta(turn.id, piece))

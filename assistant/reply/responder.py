@@ -66,24 +66,30 @@ class Responder:
         history: History,
         cancel: Cancelled,
         run_skill: Callable[[str], str | None] | None = None,
+        started: Callable[[], None] | None = None,
     ) -> Iterator[str | IntentChoice]:
         """Yield the reply: a skill's text at once, or the LLM's as it writes.
+
+        ``started`` is called (in the generating thread) when the LLM's first token comes:
+        its prompt is evaluated. The first reply text can come later: after the intent
+        label, or after the first sentence of a reply that is checked.
 
         When the LLM decides the intent and ``run_skill`` has a skill for it, the
         skill answers instead of the LLM's own reply: the LLM is stopped with the
         responder's own signal (``cancel`` is the caller's, and only read here).
         """
         if isinstance(request, str):
-            yield from self._answer(request, request, history, cancel)
+            yield from self._answer(request, request, history, cancel, started)
             return
         if request.skill_reply is not None:
             yield request.skill_reply
             return
         if not request.llm_decides:
-            yield from self._answer(request.text, self.request_text(request), history, cancel)
+            yield from self._answer(request.text, self.request_text(request), history, cancel, started)
             return
         skill_answered = threading.Event()
-        with closing(self._decided_reply(request, history, AnyOf(cancel, ReadOnly(skill_answered)))) as pieces:
+        with closing(self._decided_reply(request, history, AnyOf(cancel, ReadOnly(skill_answered)),
+                                         started)) as pieces:
             for item in pieces:
                 yield item
                 if isinstance(item, IntentChoice) and run_skill is not None:
@@ -93,8 +99,27 @@ class Responder:
                         yield reply
                         return
 
-    def _answer(self, said: str, user_text: str, history: History, cancel: Cancelled) -> Iterator[str]:
-        pieces = self.llm.stream(self.prompt(user_text, history), cancel)
+    def _llm_stream(self, messages: list[Message], cancel: Cancelled, started: Callable[[], None] | None,
+                    grammar: str | None = None, max_tokens: int | None = None) -> Iterator[str]:
+        pieces = self.llm.stream(messages, cancel, grammar=grammar, max_tokens=max_tokens)
+        if started is None:
+            return pieces
+
+        def announced() -> Generator[str, None, None]:
+            try:
+                for i, piece in enumerate(pieces):
+                    if i == 0:
+                        started()
+                    yield piece
+            finally:  # closing this stops the generation
+                close = getattr(pieces, "close", None)
+                if close is not None:
+                    close()
+        return announced()
+
+    def _answer(self, said: str, user_text: str, history: History, cancel: Cancelled,
+                started: Callable[[], None] | None = None) -> Iterator[str]:
+        pieces = self._llm_stream(self.prompt(user_text, history), cancel, started)
         yield from checked(pieces) if asks_for_action(said) else pieces
 
     def decide_intent(self, request: Understanding, history: History | None = None) -> str:
@@ -106,12 +131,13 @@ class Responder:
         return request.intent
 
     def _decide_and_reply(
-        self, request: Understanding, history: History, cancel: Cancelled, max_tokens: int | None = None
+        self, request: Understanding, history: History, cancel: Cancelled, max_tokens: int | None = None,
+        started: Callable[[], None] | None = None,
     ) -> Generator[str | IntentChoice, None, None]:
         grammar = intent_grammar([c for c, _ in request.candidates])
         messages = self.prompt(unsure_message(request, self.request_text(request)), history)
         head, decided = "", False
-        for piece in self.llm.stream(messages, cancel, grammar=grammar, max_tokens=max_tokens):
+        for piece in self._llm_stream(messages, cancel, started, grammar=grammar, max_tokens=max_tokens):
             if decided:
                 yield piece
                 continue
@@ -129,10 +155,10 @@ class Responder:
             yield IntentChoice(request.intent)
             yield head
 
-    def _decided_reply(self, request: Understanding, history: History,
-                       cancel: Cancelled) -> Generator[str | IntentChoice, None, None]:
+    def _decided_reply(self, request: Understanding, history: History, cancel: Cancelled,
+                       started: Callable[[], None] | None) -> Generator[str | IntentChoice, None, None]:
         """The intent decision and reply, the reply checked when the request asks for an action."""
-        with closing(self._decide_and_reply(request, history, cancel)) as pieces:
+        with closing(self._decide_and_reply(request, history, cancel, started=started)) as pieces:
             if not asks_for_action(request.text):
                 yield from pieces
                 return

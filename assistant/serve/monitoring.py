@@ -18,6 +18,7 @@ STAGES = {
     "asr_final_ms": "asr_final",
     "understand_ms": "understand",
     "llm_first_token_ms": "llm_first_token",
+    "reply_text_ms": "reply_text",  # the first words of the reply (after a label or a checked sentence)
     "tts_first_audio_ms": "tts_first_audio",
     "response_ms": "endpoint_to_first_audio",
 }
