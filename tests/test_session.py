@@ -87,7 +87,8 @@ class FailingLLM:
     def __init__(self) -> None:
         self.calls = 0
 
-    def stream(self, messages: list[Message], cancel: threading.Event) -> Iterator[str]:
+    def stream(self, messages: list[Message], cancel: threading.Event, grammar: str | None = None,
+               max_tokens: int | None = None) -> Iterator[str]:
         self.calls += 1
         if self.calls == 1:
             raise RuntimeError("backend went away")
