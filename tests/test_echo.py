@@ -154,3 +154,16 @@ def test_likeness_of_speech_of_any_length_is_a_number_in_range() -> None:
     reply = load_audio(SAMPLES / "capital_of_france.wav")
     for frames in (0, 4, 5, 6, 14, 15, 16, 40, 400):  # 10 ms frames since the speech started
         assert 0.0 <= likeness(0.1 * reply[: 16000 + frames * 160], reply, speech_from=16000) <= 1.0
+
+
+def test_a_simulated_room_is_the_same_room_every_time() -> None:
+    """bench echo's rooms are reproducible: pyroomacoustics' own generator (which draws the
+    randomised image sources) is seeded with the room, whatever was drawn from it before."""
+    import pyroomacoustics as pra
+
+    from assistant.bench.rooms import ROOMS, impulse_response
+
+    first = impulse_response(ROOMS[2], seed=3)
+    pra.random.get_rng().uniform(size=100)  # another simulation's draws
+    assert np.array_equal(first, impulse_response(ROOMS[2], seed=3))
+    assert not np.array_equal(first, impulse_response(ROOMS[2], seed=4))

@@ -42,6 +42,10 @@ def impulse_response(spec: RoomSpec, seed: int = 0) -> np.ndarray:
     import pyroomacoustics as pra
 
     rng = np.random.default_rng(seed)
+    # The randomised image sources draw from pyroomacoustics' own package-wide generator,
+    # unseeded unless told: without this the same room differed from run to run (the echo
+    # share of test_listener's room moved 0.45-0.55 between processes, 0 within one).
+    pra.random.seed(numpy=seed, libroom=seed)
     absorption, max_order = pra.inverse_sabine(spec.rt60, list(spec.dims))
     room = pra.ShoeBox(list(spec.dims), fs=INPUT_SAMPLE_RATE, materials=pra.Material(absorption),
                        max_order=min(max_order, 24), use_rand_ism=True, max_rand_disp=0.05)
