@@ -14,7 +14,7 @@ import numpy as np
 from assistant import Assistant, load_audio
 from assistant.bench.common import LONG_REPLY
 from assistant.bench.pacing import silence
-from assistant.bench.simclient import InProcess, SimulatedClient
+from assistant.bench.simclient import InProcess, Received, SimulatedClient
 from conftest import SAMPLES, espeak, story_bot
 
 
@@ -35,18 +35,21 @@ async def story_then(bot: Assistant, ask: np.ndarray, then: np.ndarray | None) -
     return client, session, turn
 
 
+def seen(client: SimulatedClient) -> str:
+    """The events so far but audio and text deltas, with their times: on failure they go
+    into the message, so a CI log alone shows what was heard over the reply."""
+    return "\n".join(f"{r.at - client.started:6.2f} {r.event}" for r in client.log
+                     if r.event.get("type") not in ("response.audio.delta", "response.text.delta"))
+
+
 async def play_to_the_end(client: SimulatedClient, turn: int) -> None:
     """Keep the microphone going until the story is done; it must not have been interrupted."""
     for _ in range(150):
         if client.events_of("response.done", turn):
             break
         await client.stream(silence(0.2))
-    # On failure the events (all but audio and text deltas) go into the message, so a CI
-    # log alone shows what was heard over the reply.
-    seen = "\n".join(f"{r.at - client.started:6.2f} {r.event}" for r in client.log
-                     if r.event.get("type") not in ("response.audio.delta", "response.text.delta"))
-    assert not client.events_of("interrupt"), seen
-    assert client.events_of("response.done", turn)[0].event["text"] == LONG_REPLY
+    assert not client.events_of("interrupt"), seen(client)
+    assert client.events_of("response.done", turn)[0].event["text"] == LONG_REPLY, seen(client)
 
 
 def test_speech_over_the_reply_interrupts_it_and_cuts_the_history(assistant: Assistant) -> None:
@@ -56,11 +59,14 @@ def test_speech_over_the_reply_interrupts_it_and_cuts_the_history(assistant: Ass
     async def run() -> None:
         client, session, turn = await story_then(bot, ask, load_audio(SAMPLES / "what_time_is_it.wav"))
         try:
-            for _ in range(80):  # let the new request be answered
-                if client.events_of("response.done"):
+            def answered() -> list[Received]:
+                return [r for r in client.events_of("response.done") if r.event["turn_id"] > turn]
+
+            for _ in range(150):  # let the new request be answered
+                if answered():
                     break
                 await client.stream(silence(0.1))
-            assert client.events_of("response.paused", turn) and client.events_of("interrupt", turn)
+            assert client.events_of("response.paused", turn) and client.events_of("interrupt", turn), seen(client)
             interrupt = client.events_of("interrupt", turn)[0]
             # No reply audio of the interrupted turn arrives after the interrupt.
             assert all(r.at <= interrupt.at for r in client.events_of("response.audio.delta", turn))
@@ -71,8 +77,8 @@ def test_speech_over_the_reply_interrupts_it_and_cuts_the_history(assistant: Ass
             # And the new request was heard and answered.
             finals = [r.event["transcript"] for r in client.events_of(
                 "conversation.item.input_audio_transcription.completed") if r.event["turn_id"] > turn]
-            assert any("time" in f.lower() for f in finals), finals
-            assert [r for r in client.events_of("response.done") if r.event["turn_id"] > turn]
+            assert any("time" in f.lower() for f in finals), seen(client)
+            assert answered(), seen(client)
         finally:
             await client.close()
 
