@@ -290,6 +290,9 @@ class DuplexConfig:
         "yep", "yes", "ok", "okay", "right", "sure", "i see", "got it", "cool", "nice", "yeah yeah", "uh uh",
     )
     """Short utterances that acknowledge rather than interrupt: the reply resumes."""
+    backchannel_nbest_min: float = 0.2
+    """Speech over the reply shorter than ``confirm_ms`` with a backchannel among its n-best at
+    this posterior or more is a backchannel too (the reply resumes; saying more interrupts)."""
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from assistant.config import DuplexConfig
 from assistant.conversation.bargein import BargeIn, DropFinal, InterruptReply, PauseReply, ResumeReply, State
+from assistant.events import Hypothesis
 
 REPLY, SPEECH = 1, 2
 STORY = "once upon a time a small robot lived in a quiet house by the sea".split()
@@ -68,6 +69,24 @@ def test_a_sound_with_no_words_resumes() -> None:
     b.speech_started(SPEECH, 5000, 1000)
     b.speech_stopped(SPEECH, 5400)
     assert b.final(SPEECH, "", 0.0) == [ResumeReply(REPLY), DropFinal(SPEECH)]
+
+
+def test_short_speech_also_heard_as_a_backchannel_resumes_but_longer_speech_interrupts() -> None:
+    heard = (Hypothesis("He hasn't.", -3.1, 0.41), Hypothesis("Yes.", -3.6, 0.23), Hypothesis("He has.", -4.0, 0.2))
+    b = speaking()
+    b.speech_started(SPEECH, 5000, 1000)
+    b.speech_stopped(SPEECH, 5384)  # a "yeah" of 384 ms, under confirm_ms
+    assert b.final(SPEECH, "He hasn't.", 0.0, heard) == [ResumeReply(REPLY), DropFinal(SPEECH)]
+    # A backchannel reading the recogniser barely considered does not count.
+    unlikely = (Hypothesis("Stop.", -1.0, 0.9), Hypothesis("Yes.", -5.0, 0.05))
+    b.speech_started(SPEECH + 1, 7000, 3000)
+    b.speech_stopped(SPEECH + 1, 7400)
+    assert b.final(SPEECH + 1, "Stop.", 0.0, unlikely) == [InterruptReply(REPLY)]
+    # Nor does it for speech as long as a real request.
+    b = speaking()
+    b.speech_started(SPEECH, 5000, 1000)
+    b.speech_stopped(SPEECH, 5000 + DuplexConfig().confirm_ms)
+    assert b.final(SPEECH, "He hasn't.", 0.0, heard) == [InterruptReply(REPLY)]
 
 
 def test_the_assistants_own_words_are_its_echo() -> None:

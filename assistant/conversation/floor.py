@@ -53,7 +53,7 @@ class Floor:
         elif isinstance(event, TranscriptPartial):
             decisions = b.partial(event.turn_id, event.text, self._echo_share())
         elif isinstance(event, TranscriptFinal):
-            decisions = b.final(event.turn_id, event.transcript, event.echo_share)
+            decisions = b.final(event.turn_id, event.transcript, event.echo_share, event.nbest)
         else:
             decisions = []
         return DropFinal(event.turn_id) in self._carry_out(decisions)
