@@ -71,6 +71,19 @@ def test_a_sound_with_no_words_resumes() -> None:
     assert b.final(SPEECH, "", 0.0) == [ResumeReply(REPLY), DropFinal(SPEECH)]
 
 
+def test_speech_that_cut_the_reply_stays_a_request_whatever_its_final_echo_share() -> None:
+    b = speaking()
+    b.speech_started(SPEECH, 3648, 1000)
+    assert b.partial(SPEECH, "What time is it?", 0.1) == [InterruptReply(REPLY)]
+    assert b.assistant_silent() == []  # the reply's audio stopped
+    b.speech_stopped(SPEECH, 4416)
+    assert b.final(SPEECH, "What time is it?", 0.563) == []  # kept: it is the person's request
+    # Other speech is still judged on its own.
+    assert b.speech_started(SPEECH + 1, 9000, 6000) == []
+    assert b.assistant_speaking(3) == []
+    assert b.final(SPEECH + 1, "anything", 0.9) == [DropFinal(SPEECH + 1)]
+
+
 def test_short_speech_also_heard_as_a_backchannel_resumes_but_longer_speech_interrupts() -> None:
     heard = (Hypothesis("He hasn't.", -3.1, 0.41), Hypothesis("Yes.", -3.6, 0.23), Hypothesis("He has.", -4.0, 0.2))
     b = speaking()

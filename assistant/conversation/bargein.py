@@ -92,6 +92,7 @@ class BargeIn:
         self.reply_turn: int | None = None
         """The reply being spoken, paused or (last) interrupted."""
         self._speech_turn: int | None = None  # the speech over the paused reply
+        self._person_turn: int | None = None  # the speech that cut the last reply: a person, not echo
         self._speech_start_ms = 0
         self._speech_ms = math.inf  # how long that speech lasted, once it stopped
         self._paused_at = 0.0
@@ -157,6 +158,12 @@ class BargeIn:
                     or self._only_echo(echo_share) or self._maybe_backchannel(nbest):
                 return [*self._resume(), DropFinal(turn_id)]
             return self._interrupt()
+        if turn_id == self._person_turn:
+            # It cut the reply on its words, so it is a person's request, even if the reply's
+            # tail echo under its first syllables lifts its echo share over the bar by the end
+            # (0.563 for a "What time is it?" over the story in a duplex test: it was dropped,
+            # and the assistant went silent).
+            return []
         # Not speech over a paused reply; still, what was only the reply's echo (by energy,
         # or by words that are all the reply's own) is not a request.
         if transcript and (self._only_echo(echo_share) or (
@@ -236,6 +243,7 @@ class BargeIn:
         return [ResumeReply(self.reply_turn)]
 
     def _interrupt(self) -> list[Decision]:
+        self._person_turn = self._speech_turn
         if (reopen := self._reopen_pending) is not None:
             self._reopen_pending = None
             return self._reopened(reopen)
