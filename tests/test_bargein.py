@@ -84,6 +84,28 @@ def test_speech_that_cut_the_reply_stays_a_request_whatever_its_final_echo_share
     assert b.final(SPEECH + 1, "anything", 0.9) == [DropFinal(SPEECH + 1)]
 
 
+def test_a_stop_command_interrupts_even_when_its_echo_share_says_echo() -> None:
+    b = speaking()
+    b.speech_started(SPEECH, 3392, 1000)
+    b.speech_stopped(SPEECH, 3744)
+    # It stops the reply, and that is all it asks: it is not answered.
+    assert b.final(SPEECH, "Stop.", 0.59) == [InterruptReply(REPLY), DropFinal(SPEECH)]
+    # The same once its partial has cut the reply.
+    b = speaking()
+    b.speech_started(SPEECH, 3392, 1000)
+    assert b.partial(SPEECH, "stop", 0.1) == [InterruptReply(REPLY)]
+    assert b.final(SPEECH, "Stop!", 0.2) == [DropFinal(SPEECH)]
+    # Other words that score as echo are still echo, and so are the reply's own.
+    b = speaking()
+    b.speech_started(SPEECH, 3392, 1000)
+    b.speech_stopped(SPEECH, 3744)
+    assert b.final(SPEECH, "Hey, Brian.", 0.59) == [ResumeReply(REPLY), DropFinal(SPEECH)]
+    b = speaking(recent=["please", "wait", "for", "the", "beep"])
+    b.speech_started(SPEECH, 3392, 1000)
+    b.speech_stopped(SPEECH, 3744)
+    assert b.final(SPEECH, "Wait.", 0.59) == [ResumeReply(REPLY), DropFinal(SPEECH)]
+
+
 def test_short_speech_also_heard_as_a_backchannel_resumes_but_longer_speech_interrupts() -> None:
     heard = (Hypothesis("He hasn't.", -3.1, 0.41), Hypothesis("Yes.", -3.6, 0.23), Hypothesis("He has.", -4.0, 0.2))
     b = speaking()
@@ -94,7 +116,7 @@ def test_short_speech_also_heard_as_a_backchannel_resumes_but_longer_speech_inte
     unlikely = (Hypothesis("Stop.", -1.0, 0.9), Hypothesis("Yes.", -5.0, 0.05))
     b.speech_started(SPEECH + 1, 7000, 3000)
     b.speech_stopped(SPEECH + 1, 7400)
-    assert b.final(SPEECH + 1, "Stop.", 0.0, unlikely) == [InterruptReply(REPLY)]
+    assert b.final(SPEECH + 1, "Stop.", 0.0, unlikely) == [InterruptReply(REPLY), DropFinal(SPEECH + 1)]
     # Nor does it for speech as long as a real request.
     b = speaking()
     b.speech_started(SPEECH, 5000, 1000)

@@ -85,6 +85,32 @@ def test_speech_over_the_reply_interrupts_it_and_cuts_the_history(assistant: Ass
     asyncio.run(run())
 
 
+def test_a_short_stop_over_the_reply_stops_it(assistant: Assistant) -> None:
+    # One word has too few syllables for the echo share to tell it from the reply's echo
+    # (0.24-0.59 over five runs; the bar is 0.55): the stop command decides.
+    bot = story_bot(assistant)
+    ask = espeak(assistant, "Tell me a story.")
+
+    async def run() -> None:
+        client, _session, turn = await story_then(bot, ask, espeak(assistant, "Stop."))
+        try:
+            for _ in range(30):
+                if client.events_of("interrupt", turn):
+                    break
+                await client.stream(silence(0.1))
+            assert client.events_of("interrupt", turn), seen(client)
+            assert not client.events_of("response.done", turn), seen(client)
+            # And that is all: "Stop." is not answered ("I'm sorry, but I can't assist with that.").
+            await client.stream(silence(2.0))
+            answers = [r for r in client.log if r.event.get("turn_id", 0) > turn
+                       and str(r.event.get("type")).startswith(("response.", "assistant.understood"))]
+            assert not answers and not client.events_of("response.done"), seen(client)
+        finally:
+            await client.close()
+
+    asyncio.run(run())
+
+
 def test_a_backchannel_pauses_then_resumes(assistant: Assistant) -> None:
     bot = story_bot(assistant)
     ask = espeak(assistant, "Tell me a story.")

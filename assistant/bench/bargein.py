@@ -86,6 +86,10 @@ async def bench_bargein(trials: int = 10) -> dict[str, Any]:
                 n_speech += 1
                 if not interrupted:
                     missed += 1
+                    # What was heard over the reply, to see why it did not stop (events but audio and text).
+                    for r in client.log:
+                        if r.event.get("type") not in ("response.audio.delta", "response.text.delta"):
+                            print(f"   {r.at - onset_at:+6.2f} {r.event}", file=sys.stderr)
                 else:
                     stops.append(max(0.0, (frames[-1].at - onset_at) * 1000) if frames else 0.0)
                     started = [r for r in client.events_of("input_audio_buffer.speech_started") if r.at > onset_at - 1]
@@ -108,9 +112,9 @@ async def bench_bargein(trials: int = 10) -> dict[str, Any]:
             else:
                 n_back += 1
                 false_back += int(interrupted)
-            heard_words = [r.event.get("transcript") for r in client.events_of(
+            heard_words = [(r.event.get("transcript"), r.event.get("echo_share")) for r in client.events_of(
                 "conversation.item.input_audio_transcription.completed") if r.event.get("turn_id", 0) > turn]
-            print(f"trial {k} {kind} {name}: interrupted={interrupted} heard={heard_words}"
+            print(f"trial {k} {kind} {name}: interrupted={interrupted} heard (echo share)={heard_words}"
                   + (f" stop_ms={stops[-1]:.0f}" if kind == "speech" and interrupted else ""), file=sys.stderr)
         finally:
             await client.close()

@@ -22,6 +22,7 @@ from enum import Enum
 
 from ..config import DuplexConfig, TurnConfig
 from ..events import Hypothesis
+from ..listen.asr import word_key
 from .ownvoice import is_backchannel, is_own_voice
 
 
@@ -155,15 +156,16 @@ class BargeIn:
             # A blip shorter than any real interruption ("stop" takes longer) is a false start,
             # whatever Whisper made of it; so is the reply's own echo.
             if self._speech_ms < self.config.min_interrupt_ms or self._nothing(transcript) \
-                    or self._only_echo(echo_share) or self._maybe_backchannel(nbest):
+                    or (self._only_echo(echo_share) and not self._stop_command(transcript)) \
+                    or self._maybe_backchannel(nbest):
                 return [*self._resume(), DropFinal(turn_id)]
-            return self._interrupt()
+            return [*self._interrupt(), *self._stopped_by(turn_id, transcript)]
         if turn_id == self._person_turn:
             # It cut the reply on its words, so it is a person's request, even if the reply's
             # tail echo under its first syllables lifts its echo share over the bar by the end
             # (0.563 for a "What time is it?" over the story in a duplex test: it was dropped,
             # and the assistant went silent).
-            return []
+            return self._stopped_by(turn_id, transcript)
         # Not speech over a paused reply; still, what was only the reply's echo (by energy,
         # or by words that are all the reply's own) is not a request.
         if transcript and (self._only_echo(echo_share) or (
@@ -233,6 +235,14 @@ class BargeIn:
         return self._speech_ms < self.config.confirm_ms and any(
             h.posterior >= self.config.backchannel_nbest_min and is_backchannel(h.text, self.config.backchannels)
             and h.text.strip() for h in nbest)
+
+    def _stop_command(self, text: str) -> bool:
+        return word_key(text) in self.config.stop_commands
+
+    def _stopped_by(self, turn_id: int, transcript: str) -> list[Decision]:
+        """A stop command that cut the reply has done all it asked: it is not a request to answer
+        (it was: "Stop." got "I'm sorry, but I can't assist with that.")."""
+        return [DropFinal(turn_id)] if self._stop_command(transcript) else []
 
     def _only_echo(self, echo_share: float) -> bool:
         return echo_share >= self.config.echo_share_max
