@@ -297,9 +297,10 @@ class DuplexConfig:
     """Said over the reply, these stop it even when its echo share says echo: a word this short
     has too few syllables to tell by loudness ("Stop." over the story in a duplex test scored
     0.24-0.59 and was dropped as echo 2 times in 5). The reply's own words are still its echo."""
-    backchannel_nbest_min: float = 0.2
-    """Speech over the reply shorter than ``confirm_ms`` with a backchannel among its n-best at
-    this posterior or more is a backchannel too (the reply resumes; saying more interrupts)."""
+    reading_min_posterior: float = 0.2
+    """A reading of speech over the reply that the n-best gives at least this posterior counts:
+    short speech (under ``confirm_ms``) with a backchannel reading is a backchannel (the reply
+    resumes), speech with a stop-command reading is a stop ("Start up." 0.66 / "Stop." 0.21)."""
 
 
 @dataclass

@@ -95,6 +95,12 @@ def test_a_stop_command_interrupts_even_when_its_echo_share_says_echo() -> None:
     b.speech_started(SPEECH, 3392, 1000)
     assert b.partial(SPEECH, "stop", 0.1) == [InterruptReply(REPLY)]
     assert b.final(SPEECH, "Stop!", 0.2) == [DropFinal(SPEECH)]
+    # Or a likely reading of what was heard is one.
+    b = speaking()
+    b.speech_started(SPEECH, 3392, 1000)
+    b.speech_stopped(SPEECH, 3712)
+    heard = (Hypothesis("Start up.", -1.37, 0.66), Hypothesis("Stop.", -1.6, 0.21), Hypothesis("start.", -2.0, 0.09))
+    assert b.final(SPEECH, "Start up.", 0.2, heard) == [InterruptReply(REPLY), DropFinal(SPEECH)]
     # Other words that score as echo are still echo, and so are the reply's own.
     b = speaking()
     b.speech_started(SPEECH, 3392, 1000)

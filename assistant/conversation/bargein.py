@@ -155,17 +155,18 @@ class BargeIn:
         if self._over_reply(turn_id):
             # A blip shorter than any real interruption ("stop" takes longer) is a false start,
             # whatever Whisper made of it; so is the reply's own echo.
-            if self._speech_ms < self.config.min_interrupt_ms or self._nothing(transcript) \
-                    or (self._only_echo(echo_share) and not self._stop_command(transcript)) \
-                    or self._maybe_backchannel(nbest):
+            # A stop command is heard whatever the echo share or a backchannel reading say.
+            stop = self._stop_command(transcript, nbest)
+            if self._speech_ms < self.config.min_interrupt_ms or self._nothing(transcript) or (
+                    not stop and (self._only_echo(echo_share) or self._maybe_backchannel(nbest))):
                 return [*self._resume(), DropFinal(turn_id)]
-            return [*self._interrupt(), *self._stopped_by(turn_id, transcript)]
+            return [*self._interrupt(), *self._stopped_by(turn_id, transcript, nbest)]
         if turn_id == self._person_turn:
             # It cut the reply on its words, so it is a person's request, even if the reply's
             # tail echo under its first syllables lifts its echo share over the bar by the end
             # (0.563 for a "What time is it?" over the story in a duplex test: it was dropped,
             # and the assistant went silent).
-            return self._stopped_by(turn_id, transcript)
+            return self._stopped_by(turn_id, transcript, nbest)
         # Not speech over a paused reply; still, what was only the reply's echo (by energy,
         # or by words that are all the reply's own) is not a request.
         if transcript and (self._only_echo(echo_share) or (
@@ -233,16 +234,21 @@ class BargeIn:
         reply, a misheard "yeah" ("he hasn't", with "Yes." at 0.23 in the n-best, 384 ms, in a
         duplex test) would otherwise cut the reply; a short "stop" has no such reading."""
         return self._speech_ms < self.config.confirm_ms and any(
-            h.posterior >= self.config.backchannel_nbest_min and is_backchannel(h.text, self.config.backchannels)
-            and h.text.strip() for h in nbest)
+            is_backchannel(h.text, self.config.backchannels) and h.text.strip() for h in self._likely(nbest))
 
-    def _stop_command(self, text: str) -> bool:
-        return word_key(text) in self.config.stop_commands
+    def _likely(self, nbest: Sequence[Hypothesis]) -> list[Hypothesis]:
+        return [h for h in nbest if h.posterior >= self.config.reading_min_posterior]
 
-    def _stopped_by(self, turn_id: int, transcript: str) -> list[Decision]:
+    def _stop_command(self, transcript: str, nbest: Sequence[Hypothesis]) -> bool:
+        """The words, or a likely reading of them, are a stop command (a duplex test heard
+        "Start up." 0.66 with "Stop." 0.21, which the LM re-ranking then took as the request)."""
+        texts = [transcript, *(h.text for h in self._likely(nbest))]
+        return any(word_key(t) in self.config.stop_commands for t in texts)
+
+    def _stopped_by(self, turn_id: int, transcript: str, nbest: Sequence[Hypothesis]) -> list[Decision]:
         """A stop command that cut the reply has done all it asked: it is not a request to answer
         (it was: "Stop." got "I'm sorry, but I can't assist with that.")."""
-        return [DropFinal(turn_id)] if self._stop_command(transcript) else []
+        return [DropFinal(turn_id)] if self._stop_command(transcript, nbest) else []
 
     def _only_echo(self, echo_share: float) -> bool:
         return echo_share >= self.config.echo_share_max
