@@ -7,6 +7,7 @@ replies, feeding them back into its microphone as an echo (-10 dB, 50 ms).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -18,16 +19,22 @@ from assistant.bench.simclient import InProcess, Received, SimulatedClient
 from conftest import SAMPLES, espeak, story_bot
 
 
+async def keep_listening(client: SimulatedClient, done: Callable[[], object], seconds: float,
+                         step: float = 0.1) -> None:
+    """Stream silence (the echo goes on) until ``done()`` is true, for at most ``seconds``."""
+    for _ in range(round(seconds / step)):
+        if done():
+            return
+        await client.stream(silence(step))
+
+
 async def story_then(bot: Assistant, ask: np.ndarray, then: np.ndarray | None) -> tuple[SimulatedClient, Any, int]:
     session = bot.session()
     await session.start()
     client = SimulatedClient(InProcess(session), echo_db=-10.0, echo_delay_ms=50.0)
     await client.start()
     await client.stream(np.concatenate([silence(0.3), ask, silence(0.5)]))
-    for _ in range(60):
-        if client.events_of("response.audio.delta"):
-            break
-        await client.stream(silence(0.1))
+    await keep_listening(client, lambda: client.events_of("response.audio.delta"), 6.0)
     turn = int(client.events_of("response.audio.delta")[0].event["turn_id"])
     await client.stream(silence(1.2))
     if then is not None:
@@ -44,10 +51,7 @@ def seen(client: SimulatedClient) -> str:
 
 async def play_to_the_end(client: SimulatedClient, turn: int) -> None:
     """Keep the microphone going until the story is done; it must not have been interrupted."""
-    for _ in range(150):
-        if client.events_of("response.done", turn):
-            break
-        await client.stream(silence(0.2))
+    await keep_listening(client, lambda: client.events_of("response.done", turn), 30.0, step=0.2)
     assert not client.events_of("interrupt"), seen(client)
     assert client.events_of("response.done", turn)[0].event["text"] == LONG_REPLY, seen(client)
 
@@ -62,10 +66,7 @@ def test_speech_over_the_reply_interrupts_it_and_cuts_the_history(assistant: Ass
             def answered() -> list[Received]:
                 return [r for r in client.events_of("response.done") if r.event["turn_id"] > turn]
 
-            for _ in range(150):  # let the new request be answered
-                if answered():
-                    break
-                await client.stream(silence(0.1))
+            await keep_listening(client, answered, 15.0)  # let the new request be answered
             assert client.events_of("response.paused", turn) and client.events_of("interrupt", turn), seen(client)
             interrupt = client.events_of("interrupt", turn)[0]
             # No reply audio of the interrupted turn arrives after the interrupt.
@@ -94,10 +95,7 @@ def test_a_short_stop_over_the_reply_stops_it(assistant: Assistant) -> None:
     async def run() -> None:
         client, _session, turn = await story_then(bot, ask, espeak(assistant, "Stop."))
         try:
-            for _ in range(30):
-                if client.events_of("interrupt", turn):
-                    break
-                await client.stream(silence(0.1))
+            await keep_listening(client, lambda: client.events_of("interrupt", turn), 3.0)
             assert client.events_of("interrupt", turn), seen(client)
             assert not client.events_of("response.done", turn), seen(client)
             # And that is all: "Stop." is not answered ("I'm sorry, but I can't assist with that.").
