@@ -45,8 +45,7 @@ async def story_then(bot: Assistant, ask: np.ndarray, then: np.ndarray | None) -
 def seen(client: SimulatedClient) -> str:
     """The events so far but audio and text deltas, with their times: on failure they go
     into the message, so a CI log alone shows what was heard over the reply."""
-    return "\n".join(f"{r.at - client.started:6.2f} {r.event}" for r in client.log
-                     if r.event.get("type") not in ("response.audio.delta", "response.text.delta"))
+    return "\n".join(client.timeline(client.started))
 
 
 async def play_to_the_end(client: SimulatedClient, turn: int) -> None:

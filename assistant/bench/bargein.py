@@ -86,10 +86,8 @@ async def bench_bargein(trials: int = 10) -> dict[str, Any]:
                 n_speech += 1
                 if not interrupted:
                     missed += 1
-                    # What was heard over the reply, to see why it did not stop (events but audio and text).
-                    for r in client.log:
-                        if r.event.get("type") not in ("response.audio.delta", "response.text.delta"):
-                            print(f"   {r.at - onset_at:+6.2f} {r.event}", file=sys.stderr)
+                    # What was heard over the reply, to see why it did not stop.
+                    print(*(f"   {line}" for line in client.timeline(onset_at)), sep="\n", file=sys.stderr)
                 else:
                     stops.append(max(0.0, (frames[-1].at - onset_at) * 1000) if frames else 0.0)
                     started = [r for r in client.events_of("input_audio_buffer.speech_started") if r.at > onset_at - 1]

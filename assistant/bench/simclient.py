@@ -232,5 +232,11 @@ class SimulatedClient:
             self._receiver.cancel()
             await asyncio.gather(self._receiver, return_exceptions=True)
 
+    def timeline(self, origin: float) -> list[str]:
+        """Every event but the audio and text deltas, each with its time from ``origin``
+        (``time.perf_counter``): what was heard and decided, to read why a trial went as it did."""
+        return [f"{r.at - origin:+7.2f} {r.event}" for r in self.log
+                if r.event.get("type") not in ("response.audio.delta", "response.text.delta")]
+
     def events_of(self, kind: str, turn: int | None = None) -> list[Received]:
         return [r for r in self.log if r.event.get("type") == kind and (turn is None or r.event.get("turn_id") == turn)]

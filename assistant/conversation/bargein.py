@@ -152,21 +152,24 @@ class BargeIn:
 
     def final(self, turn_id: int, transcript: str, echo_share: float,
               nbest: Sequence[Hypothesis] = ()) -> list[Decision]:
+        # A stop command is heard whatever the echo share or a backchannel reading say. Once it
+        # has cut the reply it has done all it asked, and is not a request to answer (it was:
+        # "Stop." got "I'm sorry, but I can't assist with that.").
+        stop = self._stop_command(transcript, nbest)
+        stopped: list[Decision] = [DropFinal(turn_id)] if stop else []
         if self._over_reply(turn_id):
             # A blip shorter than any real interruption ("stop" takes longer) is a false start,
             # whatever Whisper made of it; so is the reply's own echo.
-            # A stop command is heard whatever the echo share or a backchannel reading say.
-            stop = self._stop_command(transcript, nbest)
             if self._speech_ms < self.config.min_interrupt_ms or self._nothing(transcript) or (
                     not stop and (self._only_echo(echo_share) or self._maybe_backchannel(nbest))):
                 return [*self._resume(), DropFinal(turn_id)]
-            return [*self._interrupt(), *self._stopped_by(turn_id, transcript, nbest)]
+            return [*self._interrupt(), *stopped]
         if turn_id == self._person_turn:
             # It cut the reply on its words, so it is a person's request, even if the reply's
             # tail echo under its first syllables lifts its echo share over the bar by the end
             # (0.563 for a "What time is it?" over the story in a duplex test: it was dropped,
             # and the assistant went silent).
-            return self._stopped_by(turn_id, transcript, nbest)
+            return stopped
         # Not speech over a paused reply; still, what was only the reply's echo (by energy,
         # or by words that are all the reply's own) is not a request.
         if transcript and (self._only_echo(echo_share) or (
@@ -244,11 +247,6 @@ class BargeIn:
         "Start up." 0.66 with "Stop." 0.21, which the LM re-ranking then took as the request)."""
         texts = [transcript, *(h.text for h in self._likely(nbest))]
         return any(word_key(t) in self.config.stop_commands for t in texts)
-
-    def _stopped_by(self, turn_id: int, transcript: str, nbest: Sequence[Hypothesis]) -> list[Decision]:
-        """A stop command that cut the reply has done all it asked: it is not a request to answer
-        (it was: "Stop." got "I'm sorry, but I can't assist with that.")."""
-        return [DropFinal(turn_id)] if self._stop_command(transcript, nbest) else []
 
     def _only_echo(self, echo_share: float) -> bool:
         return echo_share >= self.config.echo_share_max
