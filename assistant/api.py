@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -38,10 +39,13 @@ from .reply.responder import Responder
 from .skills import SkillRegistry, default_registry
 from .speak.synthesizer import ENGINES, Synthesizer
 from .understand.classifier import HEAD_DIR, IntentClassifier
+from .understand.completeness import TextCompleteness
 from .understand.encoder import SentenceEncoder, adapter_in
 from .understand.rescoring import LMRescorer
 from .understand.slots import SlotTagger
 from .understand.understander import Understander
+
+log = logging.getLogger(__name__)
 
 
 def _user_path(value: str, what: str) -> Path:
@@ -76,7 +80,7 @@ class Assistant:
         """
         steps = [
             ("voice activity detector", "silero_path"), ("speech recogniser", "recognizer"),
-            ("end-of-turn model", "turn_model"),
+            ("end-of-turn model", "turn_model"), ("words cue to the end of a turn", "completeness"),
             ("intent classifier and slot tagger", "understander"), ("language model", "responder"),
             ("voice", "synthesizer"),
         ]
@@ -99,7 +103,7 @@ class Assistant:
 
     #: Loaded models that do not depend on the skills or the understanding thresholds.
     _SHAREABLE = ("silero_path", "recognizer", "turn_model", "synthesizer", "responder", "classifier", "encoder",
-                  "rescorer")
+                  "rescorer", "completeness")
 
     def sharing_models(self, config: Config | None = None, skills: SkillRegistry | None = None) -> Assistant:
         """A new assistant with other settings or skills on this one's already loaded models."""
@@ -118,7 +122,7 @@ class Assistant:
                  clock: Callable[[int], TurnClock] | None = None) -> Listener:
         """A listening path for one stream (a session's, with its turn numbering and clocks)."""
         return Listener(self.recognizer, self.silero_path, config, next_turn, clock, self.workers,
-                        turn_model=self.turn_model)
+                        turn_model=self.turn_model, words_cue=self.completeness if config.turn.words_model else None)
 
     def session(self, config: Config | None = None) -> Session:
         """A new conversation; use as ``async with assistant.session() as s:``."""
@@ -178,6 +182,16 @@ class Assistant:
     def classifier(self) -> IntentClassifier:
         with self._load_lock:
             return IntentClassifier(self.encoder, self.understanding_dir)
+
+    @cached_property
+    def completeness(self) -> TextCompleteness | None:
+        """The learnt words cue to the end of a turn; None when the understanding folder has none."""
+        with self._load_lock:
+            try:
+                return TextCompleteness(self.encoder, self.understanding_dir)
+            except ModelError as exc:
+                log.warning("%s: pauses are judged by prosody and the trailing-word rules", exc)
+                return None
 
     @cached_property
     def rescorer(self) -> LMRescorer | None:

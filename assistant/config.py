@@ -113,6 +113,9 @@ class TurnConfig:
     """smart-turn ONNX; None uses the embedded v3.2."""
     model_weight: float = 0.5
     """Weight of the model's P(complete) against the transcript's when the words do not trail off."""
+    words_model: bool = True
+    """Read the words with the learnt completeness cue (``understand.completeness``) as well as
+    the trailing-word rules; False: the rules alone (as before December 2026)."""
     reopen_ms: int = 1500
     reopen_heard_ms: int = 500
 

@@ -53,6 +53,18 @@ def test_the_judge_mixes_prosody_and_words() -> None:
     assert judge.verdict(0.02, "What time is it?").wait_ms > 300  # prosody unsure: wait a little
 
 
+def test_a_learnt_reading_that_the_words_are_unfinished_holds_the_pause() -> None:
+    # Whisper "completed" the fragment ("How do you spell?"): the rules see nothing unfinished,
+    # the learnt cue does; it only ever lowers what the rules say.
+    judge = TurnJudge(TurnConfig())
+    words = [Hypothesis("How do you spell?", -0.1, 1.0)]
+    assert judge.verdict(0.95, words).wait_ms == 300
+    held = judge.verdict(0.95, words, words_p=0.1)
+    assert held.wait_ms > 1000 and held.words == 0.1
+    assert judge.verdict(0.95, words, words_p=0.99).wait_ms == 300
+    assert judge.verdict(0.95, "Set a timer for", words_p=0.99).wait_ms > 1000  # the rules still hold
+
+
 class LoudVAD:
     """Fake VAD: any frame louder than -40 dBFS is speech."""
 

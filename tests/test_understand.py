@@ -77,3 +77,19 @@ def test_the_llm_picks_an_intent_only_where_a_skill_could_take_it(assistant: Ass
     for label in LABELS:
         every.register(label, lambda req: None)
     assert Understander(assistant.classifier, every).understand(unsure).route == "llm_decides"
+
+
+def test_the_words_cue_tells_a_fragment_from_a_whole_request(assistant: Assistant) -> None:
+    # The learnt completeness head on the shipped encoder: the fragments end where no rule of
+    # trails_off() looks ("spell", "square root", "called"), Whisper's punctuation included.
+    cue = assistant.completeness
+    assert cue is not None
+    for fragment in ("How do you spell?", "What is the square root", "Who wrote the novel called"):
+        assert cue.p_complete([H(fragment, -0.1, 1.0)]) < 0.5, fragment
+    for whole in ("What is the square root of 144?", "Set a timer for ten minutes.", "Turn on the kitchen lights."):
+        assert cue.p_complete([H(whole, -0.1, 1.0)]) > 0.5, whole
+    short, whole = H("How do you spell?", -0.1, 0.5), H("How do you spell necessary?", -0.2, 0.5)
+    mixed, alone_short, alone_whole = (cue.p_complete(n) for n in ([short, whole], [short], [whole]))
+    assert mixed is not None and alone_short is not None and alone_whole is not None
+    assert alone_short < mixed < alone_whole
+    assert cue.p_complete([H("", 0.0, 1.0)]) is None

@@ -135,7 +135,7 @@ def test_the_model_card_lists_the_checksums_of_the_shipped_files() -> None:
 
     folder = ROOT / "models" / "intent"
     listed = dict(re.findall(r"`([\w.-]+)`: sha256 `([0-9a-f]{64})`", (folder / "CARD.md").read_text()))
-    assert {"head.npz", "features.json", "slots.npz", "slots.json", ADAPTER_FILE} <= set(listed)
+    assert {"head.npz", "features.json", "slots.npz", "slots.json", "complete.npz", ADAPTER_FILE} <= set(listed)
     for name, digest in listed.items():
         assert sha256_file(folder / name) == digest, name
 
@@ -154,3 +154,26 @@ def test_dense_features_are_the_encoders_whatever_was_asked_before(encoder_dir: 
     assert got.shape == (4, encoder.dim * encoder.layers)
     assert np.allclose(got, encoder.pooled_layers(again), atol=1e-5)
     assert dense([]).shape[0] == 0
+
+
+def test_completeness_data_cuts_a_request_but_never_right_after_a_slot_value() -> None:
+    from assistant.understand.completeness_data import completeness_data, skill_requests
+    from assistant.understand.intents import Example
+
+    request = Example("set a timer for five minutes for cookies", "x", (("time", "five minutes"),))
+    cuts = set()
+    for seed in range(40):
+        texts, labels = completeness_data([request], [], seed=seed)
+        assert texts[0] == request.text and labels[0] == 1
+        cuts.update(t for t, y in zip(texts[1:], labels[1:]) if y == 0)
+    assert "set a timer for five minutes" not in cuts  # a whole request, not a cut
+    assert {"set a timer for", "set a timer for five"} <= cuts
+    # A cut that is itself a request of the data counts as whole.
+    texts, labels = completeness_data([Example("turn on the lights in the kitchen", "x"), Example("turn on the lights", "x")],
+                                      [], seed=0)
+    assert all(y == 1 for t, y in zip(texts, labels) if t == "turn on the lights")
+    # Normalised as the head reads at run time, and the excluded sentences stay out.
+    made = skill_requests(set())
+    assert any(t.startswith("set a timer for") for t in made)
+    assert all(t == t.lower() and "'" not in t for t in made)
+    assert not set(skill_requests(set(made[:5]))) & set(made[:5])

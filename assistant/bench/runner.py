@@ -28,11 +28,14 @@ def run(args: Any) -> int:
     elif args.what == "bargein":
         result = asyncio.run(bench_bargein(args.trials))
     elif args.what == "turns":
-        from .turns import bench_turns
+        from .turns import MODES, RULES_ONLY, bench_turns
 
         pauses = tuple(int(x) for x in args.pauses.split(","))
+        modes = tuple(args.modes.split(","))
+        if unknown := [m for m in modes if m not in (*MODES, RULES_ONLY)]:
+            raise SystemExit(f"bench turns: unknown mode {unknown[0]!r}; choose from {', '.join((*MODES, RULES_ONLY))}")
         result = asyncio.run(bench_turns(args.sentences, args.limit, pauses, tuple(args.voices.split(",")),
-                                         Path(args.recordings) if args.recordings else None))
+                                         Path(args.recordings) if args.recordings else None, modes))
     elif args.what == "qa":
         from .qa import bench_qa
 

@@ -36,6 +36,9 @@ from .simclient import InProcess, SimulatedClient
 from .turn_sentences import DEV, TEST
 
 MODES = ("server_vad", "semantic_vad")
+#: A mode that can be asked for beside them: semantic_vad judging the words by the trailing-word
+#: rules alone, without the learnt completeness cue (how it was before December 2026).
+RULES_ONLY = "semantic_vad:rules"
 REPLY = "Okay."
 
 
@@ -86,7 +89,8 @@ def quick_bot(base: Assistant, mode: str) -> Assistant:
     for label in (*LABELS, OUT_OF_SCOPE):
         skills.register(label, lambda req: REPLY)
     config = copy.deepcopy(base.config)
-    config.turn.type = mode
+    config.turn.type = mode.split(":")[0]
+    config.turn.words_model = mode != RULES_ONLY
     config.understand.skill_threshold = 0.0
     config.understand.oos_coverage = 0.0
     return base.sharing_models(config, skills)
@@ -185,7 +189,8 @@ def _recordings(manifest: Path | None) -> list[Trial]:
 
 
 async def bench_turns(sentences: str = "test", limit: int | None = None, pauses: tuple[int, ...] = (0, 600, 1000),
-                      voices: tuple[str, ...] = ("espeak", "piper"), recordings: Path | None = None) -> dict[str, Any]:
+                      voices: tuple[str, ...] = ("espeak", "piper"), recordings: Path | None = None,
+                      modes: tuple[str, ...] = MODES) -> dict[str, Any]:
     base = Assistant().load()
     voice = speakers(base)
     chosen = (DEV if sentences == "dev" else TEST)[:limit]
@@ -193,7 +198,7 @@ async def bench_turns(sentences: str = "test", limit: int | None = None, pauses:
     real = _recordings(recordings)
     result: dict[str, Any] = {"sentences": sentences, "requests": len(chosen), "voices": list(voices),
                               "recordings": len(real)}
-    for mode in MODES:
+    for mode in modes:
         bot = quick_bot(base, mode)
         rows = []
         for trial in trials:
@@ -210,7 +215,7 @@ async def bench_turns(sentences: str = "test", limit: int | None = None, pauses:
                 recordings_split_rate=round(sum(len(r["finals"]) > 1 for r in rec) / len(rec), 3),
                 recordings_latency_ms_p50=rounded(percentile(lat, 50)),
                 recordings_waited_max_rate=round(sum(r["waited_max"] for r in rec) / len(rec), 3))
-    a, b = result["server_vad"], result["semantic_vad"]
-    if a["complete_latency_ms_p50"] is not None and b["complete_latency_ms_p50"] is not None:
+    a, b = result.get("server_vad", {}), result.get("semantic_vad", {})
+    if a.get("complete_latency_ms_p50") is not None and b.get("complete_latency_ms_p50") is not None:
         result["semantic_extra_latency_ms_p50"] = round(b["complete_latency_ms_p50"] - a["complete_latency_ms_p50"], 1)
     return result

@@ -306,6 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--voices", default="espeak,piper", help="espeak, piper or both")
     b.add_argument("--recordings", default=str(SPEECH_DEV) if SPEECH_DEV.is_file() else None,
                    help="a manifest of real recordings (whole utterances); default ../shared/eval/speech-dev")
+    b.add_argument("--modes", default="server_vad,semantic_vad",
+                   help="turn detection modes, comma-separated; semantic_vad:rules is semantic_vad without "
+                        "the learnt words cue")
     b.add_argument("--json", action="store_true", help="end with one JSON line")
     b = bench.add_parser("qa", help="spoken questions answered right (facts, sums, follow-ups, honest no); n-best vs 1-best")
     _session_options(b)

@@ -38,7 +38,7 @@ from ..metrics import TurnClock, TurnClocks
 from .aec import EchoCanceller
 from .asr import LocalAgreement, Recognizer, Transcript
 from .echo import EchoMatch, EchoSuppressor
-from .turn_end import SmartTurn, TurnJudge
+from .turn_end import SmartTurn, TurnJudge, WordsCue
 from .vad import Dropped, Endpointer, FrameVAD, Pause, SpeechStart, Utterance, VoiceDetector
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,7 @@ class Listener:
         executor: Executor | None = None,
         vad: VoiceDetector | None = None,
         turn_model: SmartTurn | None = None,
+        words_cue: WordsCue | None = None,
     ) -> None:
         self.recognizer = recognizer
         self.executor = executor  # where decodes run (None: the loop's default pool)
@@ -113,6 +114,7 @@ class Listener:
         self.events: asyncio.Queue[Event | None] = asyncio.Queue()
         self._audio_q: asyncio.Queue[np.ndarray | _Decision | _Control | None] = asyncio.Queue()
         self.turn_model = turn_model  # smart-turn; None: the words alone judge a pause
+        self.words_cue = words_cue  # the learnt reading of the words; None: their rules alone
         self._judge = TurnJudge(config.turn)
         self._latest_text: dict[int, str] = {}  # turn -> its latest partial transcript
         self._judges: dict[tuple[int, int], asyncio.Task[None]] = {}  # (turn, pause audio length) -> judgement
@@ -388,9 +390,16 @@ class Listener:
                 except Exception:  # the words alone decide then
                     log.exception("end-of-turn model failed (turn %d)", turn)
             words = result.nbest if isinstance(result, Transcript) and result.nbest else self._latest_text.get(turn, "")
-            verdict = self._judge.verdict(model_p, words, self.config.vad.silence_ms)
+            words_p: float | None = None
+            if self.words_cue is not None and not isinstance(words, str):
+                try:  # ~15 ms of the encoder; smart-turn is usually still running
+                    words_p = await loop.run_in_executor(self.executor, self.words_cue.p_complete, words)
+                except Exception:
+                    log.exception("the words cue failed (turn %d)", turn)
+            verdict = self._judge.verdict(model_p, words, self.config.vad.silence_ms, words_p)
             wait_ms = verdict.wait_ms
             self.clock(turn).info.update(turn_model_p=-1.0 if model_p is None else round(model_p, 3),
+                                         turn_words_p=-1.0 if words_p is None else round(words_p, 3),
                                          turn_score=verdict.score, turn_wait_ms=float(wait_ms))
         except Exception:
             log.exception("judging the end of turn %d failed", turn)

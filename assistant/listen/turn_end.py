@@ -6,7 +6,10 @@
   zero-mean, unit-variance waveform, which matches the reference extractor to 3e-6.
   About 110 ms a call on one AVX2 core.
 - **The transcript**: a request rarely ends in "for", "the", "and", "my" or a trailing
-  comma; Whisper writes "..." or "," where speech trails off.
+  comma; Whisper writes "..." or "," where speech trails off. Beyond these rules a learnt
+  cue (``understand.completeness``, the ``WordsCue``) reads whether the words make a whole
+  request: Whisper often hears a fragment wrongly or "completes" it ("What is the square
+  root on?", "How do you spell?"), and no list of words catches that.
 
 The model judges prosody, and synthetic voices have little: on espeak-ng fragments it calls
 most of them complete. The words are the stronger cue when they say "unfinished", so they
@@ -19,6 +22,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import onnxruntime as ort
@@ -45,15 +49,22 @@ what's whats what where who which how why whose
 """.split())
 
 
+class WordsCue(Protocol):
+    """A learnt reading of the n-best: P(the words make a whole request), None without words."""
+
+    def p_complete(self, nbest: Sequence[Hypothesis]) -> float | None: ...
+
+
 @dataclass(frozen=True)
 class Verdict:
     """The judgement at a pause: the combined P(complete), how long the pause may last, the
-    model's P(complete) and the n-best's share that trails off."""
+    model's P(complete), the n-best's share that trails off and the words cue's P(complete)."""
 
     score: float
     wait_ms: int
     model: float | None
     trailing: float | None
+    words: float | None = None
 
 
 _NUMBER = re.compile(r"^(\d+([.,]\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
@@ -117,14 +128,19 @@ class TurnJudge:
     def __init__(self, config: TurnConfig) -> None:
         self.config = config
 
-    def verdict(self, model_p: float | None, words: Sequence[Hypothesis] | str, silence_ms: int = 300) -> Verdict:
+    def verdict(self, model_p: float | None, words: Sequence[Hypothesis] | str, silence_ms: int = 300,
+                words_p: float | None = None) -> Verdict:
         cfg = self.config
         trailing = trailing_share(words)
         # Without the model (none loaded, or it failed) prosody counts as "probably done", which is
         # what smart-turn says of most utterances anyway: the words then decide.
         prosody = NO_MODEL_P if model_p is None else model_p
-        # Words that do not trail off say little (Whisper often drops punctuation): they only lower
-        # the score, by how surely the n-best trails off.
-        score = prosody if trailing is None else cfg.model_weight * prosody + (1 - cfg.model_weight) * (1 - trailing)
+        # The words say "done" as surely as the less sure of their two readings: the rules (a
+        # trailing "for" is never done) and the learnt cue (``words_p``), when there is one.
+        done = None if trailing is None else 1 - trailing
+        if words_p is not None:
+            done = words_p if done is None else min(done, words_p)
+        score = prosody if done is None else cfg.model_weight * prosody + (1 - cfg.model_weight) * done
         wait = EAGERNESS[cfg.eagerness].wait_ms(score, silence_ms)
-        return Verdict(round(score, 3), wait, model_p, None if trailing is None else round(trailing, 3))
+        return Verdict(round(score, 3), wait, model_p, None if trailing is None else round(trailing, 3),
+                       None if words_p is None else round(words_p, 3))

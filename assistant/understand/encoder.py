@@ -128,6 +128,16 @@ class SentenceEncoder:
             return np.zeros((0, self.layers * self.dim), dtype=np.float32)
         return self._forward(texts)[0]
 
+    def ending_features(self, texts: list[str]) -> np.ndarray:
+        """Each text's pooled layers and, beside them, every layer's state at its last word piece:
+        (len(texts), 2 * layers * 384). How a sentence ends is in its last piece, read in context."""
+        if not texts:
+            return np.zeros((0, 2 * self.layers * self.dim), dtype=np.float32)
+        pooled, states, enc = self._forward(texts)
+        # The piece before [SEP] (an empty text, [CLS] [SEP] only, reads as its [SEP]).
+        last = [max(1, sum(e.attention_mask) - 2) for e in enc]
+        return np.hstack([pooled, states[np.arange(len(texts)), last]])
+
     def token_states(self, text: str) -> tuple[np.ndarray, list[tuple[int, int]]]:
         """Per-token states of every layer, concatenated (tokens x layers*384), and each token's
         character span in ``text`` ((0, 0) for the special tokens and padding).
