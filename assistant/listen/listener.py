@@ -392,7 +392,7 @@ class Listener:
             words = result.nbest if isinstance(result, Transcript) and result.nbest else self._latest_text.get(turn, "")
             words_p: float | None = None
             if self.words_cue is not None and not isinstance(words, str):
-                try:  # ~15 ms of the encoder; smart-turn is usually still running
+                try:  # one encoder pass over the n-best, while smart-turn is usually still running
                     words_p = await loop.run_in_executor(self.executor, self.words_cue.p_complete, words)
                 except Exception:
                     log.exception("the words cue failed (turn %d)", turn)
