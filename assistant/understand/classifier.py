@@ -40,6 +40,12 @@ class IntentResult:
     """Fraction of the best hypothesis's words that the training data knew (low: out of scope)."""
 
 
+def posterior_weights(posteriors: list[float]) -> np.ndarray:
+    """Hypotheses' posteriors as mixture weights summing to 1 (equal when none is above 0)."""
+    w = np.array([max(p, 0.0) for p in posteriors], dtype=np.float64)
+    return w / w.sum() if w.sum() > 0 else np.full(len(w), 1 / len(w))
+
+
 class IntentClassifier:
     """Encoder + TF-IDF features -> calibrated intent probabilities."""
 
@@ -81,8 +87,7 @@ class IntentClassifier:
         hyps = [h for h in nbest if h.text.strip()]
         if not hyps:
             raise ValueError("empty n-best list")
-        weights = np.array([max(h.posterior, 0.0) for h in hyps], dtype=np.float64)
-        weights = weights / weights.sum() if weights.sum() > 0 else np.full(len(hyps), 1 / len(hyps))
+        weights = posterior_weights([h.posterior for h in hyps])
         probs = (weights[:, None] * self.probabilities([h.text for h in hyps])).sum(axis=0)
         order = np.argsort(-probs)[:top]
         cands = tuple((self.labels[i], round(float(probs[i]), 4)) for i in order)

@@ -24,7 +24,7 @@ from ..errors import ModelError
 from ..events import Hypothesis
 from ..textnorm import normalise_for_wer
 from .blas import OneBlasThread
-from .classifier import HEAD_DIR
+from .classifier import HEAD_DIR, posterior_weights
 from .encoder import SentenceEncoder
 
 COMPLETE_FILE = "complete.npz"
@@ -59,10 +59,8 @@ class TextCompleteness:
 
     def p_complete(self, nbest: Sequence[Hypothesis]) -> float | None:
         """The n-best's P(complete), weighted by posterior; None when no hypothesis has words."""
-        hyps = [(w, max(h.posterior, 0.0)) for h in nbest if (w := self.words(h.text))]
+        hyps = [(w, h.posterior) for h in nbest if (w := self.words(h.text))]
         if not hyps:
             return None
-        weights = np.array([p for _, p in hyps], dtype=np.float64)
-        weights = weights / weights.sum() if weights.sum() > 0 else np.full(len(hyps), 1 / len(hyps))
-        return float(weights @ self.probabilities([w for w, _ in hyps]))
+        return float(posterior_weights([p for _, p in hyps]) @ self.probabilities([w for w, _ in hyps]))
 
