@@ -267,12 +267,15 @@ class DuplexConfig:
     strict_start_ms: int = 96
     """Speech needed to count as started while the assistant speaks (normally ``vad.start_ms``)."""
     confirm_ms: int = 500
-    """Speech lasting this long while the assistant speaks is a real interruption. Shorter
-    speech pauses the reply until its transcript shows whether it was a backchannel."""
+    """Speech over the reply pauses it; words the recogniser is sure of (stable in its partials)
+    or a stop command interrupt it. Speech that ends within this long is judged by its final
+    alone (a short one with a backchannel reading is a backchannel); longer speech is looked
+    at again every ``recheck_ms`` from then on."""
     recheck_ms: int = 300
     """While speech over the reply has no words yet (or only a backchannel), look again this often."""
     words_wait_ms: int = 1500
-    """Speech over the reply that still has no words after this long interrupts all the same."""
+    """Speech over the reply that still has no sure words after this long (in input audio, as
+    far as the listener has decoded) interrupts all the same."""
     max_pause_ms: int = 5000
     """A paused reply whose speech ended resumes after this long even if no final came (a final
     takes 0.1-1.1 s after the endpoint on a 2-core AVX2 machine)."""

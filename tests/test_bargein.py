@@ -146,19 +146,60 @@ def test_energy_that_is_mostly_echo_never_interrupts() -> None:
     assert b.final(SPEECH, "Hey, Brian.", 0.95) == [ResumeReply(REPLY), DropFinal(SPEECH)]
 
 
-def test_speech_without_words_is_rechecked_then_interrupts_after_the_words_wait() -> None:
+def test_a_first_guess_at_a_hum_does_not_interrupt_and_its_final_resumes() -> None:
+    # bench bargein: "mm hmm" over the story, the first partial "And then." (nothing stable),
+    # the final "Mm."; the partial alone used to cut the reply.
+    b = speaking()
+    b.speech_started(SPEECH, 4800, 1000)
+    assert b.partial(SPEECH, "And then.", 0.45, stable="", audio_ms=5300) == []
+    assert b.tick(1000 + DuplexConfig().confirm_ms, 0.45) == []
+    b.speech_stopped(SPEECH, 5440)
+    assert b.final(SPEECH, "Mm.", 0.49) == [ResumeReply(REPLY), DropFinal(SPEECH)]
+
+
+def test_stable_words_interrupt_and_a_stop_command_does_before_it_is_stable() -> None:
+    b = speaking()
+    b.speech_started(SPEECH, 5000, 1000)
+    assert b.partial(SPEECH, "What time", 0.1, stable="", audio_ms=5400) == []
+    assert b.partial(SPEECH, "What time is", 0.1, stable="What time", audio_ms=5800) == [InterruptReply(REPLY)]
+    b = speaking()
+    b.speech_started(SPEECH, 5000, 1000)
+    assert b.partial(SPEECH, "Stop.", 0.1, stable="", audio_ms=5400) == [InterruptReply(REPLY)]
+    b = speaking()  # a stable backchannel is still one
+    b.speech_started(SPEECH, 5000, 1000)
+    assert b.partial(SPEECH, "yeah yeah", 0.1, stable="yeah", audio_ms=5800) == []
+
+
+def test_speech_without_sure_words_is_rechecked_then_interrupts_after_the_words_wait() -> None:
     cfg = DuplexConfig()
     b = speaking()
     b.speech_started(SPEECH, 5000, 1000)
     t = 1000 + cfg.confirm_ms
     assert b.tick(t - 1, 0.0) == []  # not yet due
-    decisions = []
+    decisions: list[object] = []
     while not decisions:
         t = b.deadline_ms  # type: ignore[assignment]
+        # The listener keeps up with the speech, and never becomes sure of a word.
+        b.partial(SPEECH, "hmm", 0.0, stable="", audio_ms=int(5000 + t - 1000))
         decisions = b.tick(t, 0.0)
     assert decisions == [InterruptReply(REPLY)]
     # Checked every recheck_ms after confirm_ms, and it gave up once words_wait_ms had passed.
     assert t - 1000 >= cfg.words_wait_ms and (t - 1000 - cfg.confirm_ms) % cfg.recheck_ms == 0
+    assert t - 1000 < cfg.words_wait_ms + cfg.recheck_ms
+
+
+def test_a_listener_that_lags_is_waited_for_up_to_the_pause_limit() -> None:
+    # Its events come late on busy cores: the wall clock alone does not say the speech went on.
+    cfg = DuplexConfig()
+    b = speaking()
+    b.speech_started(SPEECH, 5000, 1000)
+    assert b.partial(SPEECH, "And man", 0.3, stable="", audio_ms=5500) == []
+    t = 1000.0
+    decisions: list[object] = []
+    while not decisions:
+        t = b.deadline_ms  # type: ignore[assignment]
+        decisions = b.tick(t, 0.3)
+    assert decisions == [InterruptReply(REPLY)] and t - 1000 >= cfg.max_pause_ms
 
 
 def test_speech_that_stays_the_echo_never_interrupts_however_long() -> None:

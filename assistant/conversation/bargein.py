@@ -98,7 +98,8 @@ class BargeIn:
         self._speech_ms = math.inf  # how long that speech lasted, once it stopped
         self._paused_at = 0.0
         self._check_at = 0.0
-        self._partial = ""
+        self._heard_to_ms = 0  # how far into the input the listener's partials have got
+        self._sure_words = False  # the latest partial has stable words, or a stop command
         self._reopen_pending: ReopenTurn | None = None  # speech over the reply that would reopen, once confirmed
 
     # -- the assistant's side --------------------------------------------------
@@ -134,7 +135,8 @@ class BargeIn:
         self._reopen_pending = reopen
         self.state, self._speech_turn = State.PAUSED, turn_id
         self._speech_start_ms, self._speech_ms = audio_ms, math.inf
-        self._paused_at, self._check_at, self._partial = now_ms, now_ms + self.config.confirm_ms, ""
+        self._paused_at, self._check_at = now_ms, now_ms + self.config.confirm_ms
+        self._heard_to_ms, self._sure_words = audio_ms, False
         return [PauseReply(reply)]
 
     def speech_stopped(self, turn_id: int, audio_ms: int) -> list[Decision]:
@@ -142,11 +144,23 @@ class BargeIn:
             self._speech_ms = audio_ms - self._speech_start_ms
         return []
 
-    def partial(self, turn_id: int, text: str, echo_share: float) -> list[Decision]:
+    def partial(self, turn_id: int, text: str, echo_share: float, stable: str | None = None,
+                audio_ms: int | None = None) -> list[Decision]:
+        """Live words for ``turn_id``: ``stable`` the part two decodes agree on (None: all of
+        ``text``), ``audio_ms`` how far into the input they go.
+
+        Only stable words (or a stop command) interrupt: a first decode of a hum over the reply
+        is often words Whisper made up ("mm hmm" heard as "And then." or "And man, I'm gonna...",
+        its final "Mm."): 1-3 of 10 hums cut the reply in bench bargein when any words did.
+        """
         if not self._over_reply(turn_id):
             return []
-        self._partial = text
-        if self._nothing(text) or self._only_echo(echo_share):
+        if audio_ms is not None:
+            self._heard_to_ms = max(self._heard_to_ms, audio_ms)
+        sure = text if stable is None else stable
+        stop = word_key(text) in self.config.stop_commands
+        self._sure_words = not self._nothing(text) and (stop or (bool(sure) and not self._nothing(sure)))
+        if self._only_echo(echo_share) or not self._sure_words:
             return []
         return self._interrupt()
 
@@ -185,19 +199,28 @@ class BargeIn:
             return self._resume() if now_ms >= self._paused_at + self.config.max_pause_ms else []
         if now_ms < self._check_at:
             return []
-        # Still speaking after confirm_ms: a real interruption, unless nothing but a sound,
-        # a backchannel or the assistant's own words has been heard; then wait for the words
-        # (a first partial takes a decode) rather than cut the reply on a sound. What is still
-        # its own echo never interrupts, however long it lasts (it used to, once words_wait_ms
-        # had passed); the paused reply's echo fades, and its final then decides.
+        # Still speaking after confirm_ms. Sure words interrupt (they do as they come, in
+        # :meth:`partial`, unless the echo share held them back; it has fallen now). Without
+        # them (a sound, a backchannel, a first guess, the assistant's own words) wait for the
+        # words rather than cut the reply on a sound, up to words_wait_ms of speech. What is
+        # still its own echo never interrupts, however long it lasts; the paused reply's echo
+        # fades, and its final then decides.
         if self._only_echo(echo_share):
             self._check_at = now_ms + self.config.recheck_ms
             return []
-        wordless = not self._partial or self._nothing(self._partial)
-        if wordless and now_ms - self._paused_at < self.config.words_wait_ms:
+        if not self._sure_words and not self._waited_for_words(now_ms):
             self._check_at = now_ms + self.config.recheck_ms
             return []
         return self._interrupt()
+
+    def _waited_for_words(self, now_ms: float) -> bool:
+        """Speech over the reply has gone on for ``words_wait_ms`` with no sure words. Counted in
+        input audio, as far as the listener has decoded it: on 2 busy cores its events come
+        0.5-1 s late (a 640 ms hum's speech end reached the policy 1.75 s after the pause), so
+        the wall clock alone would cut the reply for a hum whose end was still on its way.
+        ``max_pause_ms`` on the wall clock bounds the wait if the listener falls silent."""
+        heard = self._heard_to_ms - self._speech_start_ms
+        return heard >= self.config.words_wait_ms or now_ms - self._paused_at >= self.config.max_pause_ms
 
     @property
     def deadline_ms(self) -> float | None:

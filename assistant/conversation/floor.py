@@ -51,7 +51,7 @@ class Floor:
             self._stopped = (event.turn_id, event.audio_ms)
             decisions = b.speech_stopped(event.turn_id, event.audio_ms)
         elif isinstance(event, TranscriptPartial):
-            decisions = b.partial(event.turn_id, event.text, self._echo_share())
+            decisions = b.partial(event.turn_id, event.text, self._echo_share(), event.stable, event.audio_ms)
         elif isinstance(event, TranscriptFinal):
             decisions = b.final(event.turn_id, event.transcript, event.echo_share, event.nbest)
         else:
