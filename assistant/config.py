@@ -303,9 +303,13 @@ class DuplexConfig:
     """Said over the reply, these stop it even when its echo share says echo: a word this short
     has too few syllables to tell by loudness ("Stop." over the story in a duplex test scored
     0.24-0.59 and was dropped as echo 2 times in 5). The reply's own words are still its echo."""
+    backchannel_max_ms: int = 1000
+    """Speech over the reply shorter than this with a backchannel reading at ``reading_min_posterior``
+    is a backchannel: a "yeah" heard as "He hasn't." (384 ms, "Yes." 0.23), an "mm hmm" as
+    "and m m" (640 ms, "Mm." 0.25-0.58, bench bargein). The shortest request there lasts 1.3 s."""
     reading_min_posterior: float = 0.2
     """A reading of speech over the reply that the n-best gives at least this posterior counts:
-    short speech (under ``confirm_ms``) with a backchannel reading is a backchannel (the reply
+    short speech (under ``backchannel_max_ms``) with a backchannel reading is a backchannel (the reply
     resumes), speech with a stop-command reading is a stop ("Start up." 0.66 / "Stop." 0.21)."""
 
 

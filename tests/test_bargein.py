@@ -116,7 +116,7 @@ def test_short_speech_also_heard_as_a_backchannel_resumes_but_longer_speech_inte
     heard = (Hypothesis("He hasn't.", -3.1, 0.41), Hypothesis("Yes.", -3.6, 0.23), Hypothesis("He has.", -4.0, 0.2))
     b = speaking()
     b.speech_started(SPEECH, 5000, 1000)
-    b.speech_stopped(SPEECH, 5384)  # a "yeah" of 384 ms, under confirm_ms
+    b.speech_stopped(SPEECH, 5384)  # a "yeah" of 384 ms, under backchannel_max_ms
     assert b.final(SPEECH, "He hasn't.", 0.0, heard) == [ResumeReply(REPLY), DropFinal(SPEECH)]
     # A backchannel reading the recogniser barely considered does not count.
     unlikely = (Hypothesis("Stop.", -1.0, 0.9), Hypothesis("Yes.", -5.0, 0.05))
@@ -126,8 +126,14 @@ def test_short_speech_also_heard_as_a_backchannel_resumes_but_longer_speech_inte
     # Nor does it for speech as long as a real request.
     b = speaking()
     b.speech_started(SPEECH, 5000, 1000)
-    b.speech_stopped(SPEECH, 5000 + DuplexConfig().confirm_ms)
+    b.speech_stopped(SPEECH, 5000 + DuplexConfig().backchannel_max_ms)
     assert b.final(SPEECH, "He hasn't.", 0.0, heard) == [InterruptReply(REPLY)]
+    # A hum that Whisper wrote down as words, with a backchannel reading (bench bargein).
+    hum = (Hypothesis("and m m", -1.72, 0.45), Hypothesis("Mm.", -1.59, 0.3), Hypothesis("Mm mm", -1.9, 0.25))
+    b = speaking()
+    b.speech_started(SPEECH, 4800, 1000)
+    b.speech_stopped(SPEECH, 5440)
+    assert b.final(SPEECH, "and m m", 0.38, hum) == [ResumeReply(REPLY), DropFinal(SPEECH)]
 
 
 def test_the_assistants_own_words_are_its_echo() -> None:

@@ -259,7 +259,7 @@ class BargeIn:
         """Short speech that the recogniser also heard as a backchannel, fairly likely: over a
         reply, a misheard "yeah" ("he hasn't", with "Yes." at 0.23 in the n-best, 384 ms, in a
         duplex test) would otherwise cut the reply; a short "stop" has no such reading."""
-        return self._speech_ms < self.config.confirm_ms and any(
+        return self._speech_ms < self.config.backchannel_max_ms and any(
             is_backchannel(h.text, self.config.backchannels) and h.text.strip() for h in self._likely(nbest))
 
     def _likely(self, nbest: Sequence[Hypothesis]) -> list[Hypothesis]:
