@@ -159,6 +159,12 @@ class FakeUnderstander:
             return Understanding(text, nbest, "general_quirky", 0.2, base.candidates, llm_decides=True)
         return base
 
+    def preview(self, nbest: tuple[Hypothesis, ...]) -> Understanding:
+        text = nbest[0].text
+        decides = text.split()[:1] == [Route.DECIDES]
+        return Understanding(text, nbest, "general_quirky", 0.2 if decides else 0.9,
+                             (("general_quirky", 0.9), ("alarm_set", 0.1)), llm_decides=decides)
+
     def rescored(self, nbest: tuple[Hypothesis, ...], wait: bool = True) -> tuple[Hypothesis, ...]:
         return nbest
 
@@ -175,12 +181,14 @@ class FakeLLM:
         self.calls = 0
         self.seen: list[Message] = []  # the messages of the latest call
         self.prefills: list[tuple[int, str | None]] = []
+        self.user_messages: list[str] = []  # the user message of every call, in order
 
     def stream(self, messages: list[Message], cancel: Cancelled, grammar: str | None = None,
                max_tokens: int | None = None) -> Iterator[str]:
         self.calls += 1
         self.seen = messages
         request = messages[-1].content
+        self.user_messages.append(request)
         tag = tag_of(request)
         if grammar:
             yield "intent: alarm_set\nreply: "

@@ -271,3 +271,15 @@ def test_orchestration_the_llm_cache_follows_every_turn_skill_turns_too() -> Non
     history_sizes = {n for n, said in bot.fake_llm.prefills if said is None}
     assert 1 + 2 * 6 in history_sizes  # the whole conversation, after the last (skill) turn
     assert 1 + 2 * 2 in history_sizes  # after turn 2, a skill turn
+
+
+def test_orchestration_the_speculative_final_prefills_the_whole_user_message() -> None:
+    # At the pause the LLM's cache is warmed with what the turn will read: the alternatives as
+    # heard and, where the classifier is unsure, the candidate intents (~55 tokens that the
+    # turn used to evaluate before its first token).
+    bot = fake_bot(3)
+    asyncio.run(say_all(bot, 3))
+    prefilled = {said for _, said in bot.fake_llm.prefills if said}
+    read = {m.split()[1]: m for m in bot.fake_llm.user_messages}  # by the phrase's tag
+    assert "Likely intents" in read["t2"] and read["t2"] in prefilled  # "decides t2"
+    assert "or maybe" in read["t0"] and read["t0"] in prefilled  # "hello t0", heard two ways

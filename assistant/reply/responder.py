@@ -50,8 +50,13 @@ class Responder:
         return [Message("system", system), *history.messages, Message("user", user_text)]
 
     def request_text(self, u: Understanding) -> str:
-        """The user message for an LLM turn: the request as heard, or only its best text."""
+        """The request as the LLM reads it: as heard (its n-best), or only its best text."""
         return (heard(u.nbest) if self.nbest else "") or u.text
+
+    def user_message(self, u: Understanding) -> str:
+        """The user message of an LLM turn: the request, and the candidate intents when the LLM decides."""
+        text = self.request_text(u)
+        return unsure_message(u, text) if u.llm_decides else text
 
     def prefill(self, history: History, said_so_far: str | None = None) -> int:
         """Warm the LLM's cache for the next turn: the history, and what the person has said so far.
@@ -85,7 +90,7 @@ class Responder:
             yield request.skill_reply
             return
         if not request.llm_decides:
-            yield from self._answer(request.text, self.request_text(request), history, cancel, started)
+            yield from self._answer(request.text, self.user_message(request), history, cancel, started)
             return
         skill_answered = threading.Event()
         with closing(self._decided_reply(request, history, AnyOf(cancel, ReadOnly(skill_answered)),
@@ -135,7 +140,7 @@ class Responder:
         started: Callable[[], None] | None = None,
     ) -> Generator[str | IntentChoice, None, None]:
         grammar = intent_grammar([c for c, _ in request.candidates])
-        messages = self.prompt(unsure_message(request, self.request_text(request)), history)
+        messages = self.prompt(self.user_message(request), history)
         head, decided = "", False
         for piece in self._llm_stream(messages, cancel, started, grammar=grammar, max_tokens=max_tokens):
             if decided:

@@ -64,7 +64,22 @@ class Understander:
     def understand(self, nbest: tuple[Hypothesis, ...], timers: Timers | None = None,
                    now: dt.datetime | None = None) -> Understanding:
         """Decide who answers, running the skill now if it is the skill's turn."""
-        hyps = self.rescored(nbest)
+        base, llm_turn = self._classified(self.rescored(nbest))
+        claimed = self.skills.triggered(base.text)
+        intent = claimed or base.intent
+        if intent in self.skills and (claimed or base.confidence >= self.config.skill_threshold):
+            reply = self.run_skill(intent, base, timers, now)
+            if reply is not None:
+                return replace(base, intent=intent, confidence=1.0 if claimed else base.confidence, skill_reply=reply)
+        return llm_turn
+
+    def preview(self, nbest: tuple[Hypothesis, ...]) -> Understanding:
+        """The understanding of an LLM turn on this n-best, running no skill and waiting for no
+        re-ranking: what the LLM would read, so that it can be prefilled before the final."""
+        return self._classified(self.rescored(nbest, wait=False))[1]
+
+    def _classified(self, hyps: tuple[Hypothesis, ...]) -> tuple[Understanding, Understanding]:
+        """The classifier's understanding, and the same as an LLM turn (unsure: the LLM decides)."""
         if not hyps:
             raise ValueError("nothing to understand: empty n-best list")
         best = max(hyps, key=lambda h: h.posterior)
@@ -72,21 +87,15 @@ class Understander:
         result = self.classifier.classify(hyps)
         slots = tuple(self.tagger.tag(text)) if self.tagger else ()
         base = Understanding(text, hyps, result.intent, result.confidence, result.candidates, slots)
-        claimed = self.skills.triggered(text)
-        intent = claimed or result.intent
-        if intent in self.skills and (claimed or result.confidence >= self.config.skill_threshold):
-            reply = self.run_skill(intent, base, timers, now)
-            if reply is not None:
-                return replace(base, intent=intent, confidence=1.0 if claimed else base.confidence, skill_reply=reply)
         # The LLM's choice of intent only matters when it could hand the request to a skill;
         # otherwise the LLM answers either way, and the grammar-constrained choice costs its
         # first words (3.4 s to the first spoken token for "And an ant?", measured).
         decides = any(self.skills.accepts(c, text) for c, _ in result.candidates[:LLM_CANDIDATES])
         if result.coverage < self.config.oos_coverage:
-            return replace(base, intent=OUT_OF_SCOPE, llm_decides=decides)
+            return base, replace(base, intent=OUT_OF_SCOPE, llm_decides=decides)
         if result.confidence < self.config.llm_threshold:
-            return replace(base, llm_decides=decides)
-        return base
+            return base, replace(base, llm_decides=decides)
+        return base, base
 
     def rescored(self, nbest: tuple[Hypothesis, ...], wait: bool = True) -> tuple[Hypothesis, ...]:
         """The non-empty hypotheses, re-ranked by the language model when there is one (remembered:
