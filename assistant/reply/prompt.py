@@ -58,12 +58,17 @@ def heard(nbest: Sequence[Hypothesis]) -> str:
 
 
 def unsure_message(u: Understanding, request: str) -> str:
-    """Per-turn prompt when the classifier was unsure: the request as heard and the candidate intents."""
-    cands = ", ".join(f"{name} {p:.2f}" for name, p in u.candidates[:LLM_CANDIDATES])
-    return (
-        f"{request}\n(Likely intents: {cands}.) "
-        "Say which intent the user meant (or out_of_scope), then reply."
-    )
+    """Per-turn prompt when the classifier was unsure: the request as heard and the candidate intents.
+
+    Only their names: the grammar already makes the LLM name one and then reply. Measured with
+    the 1.5B on the unsure rows of two sets (classifier confidence < 0.5, a skill among the
+    candidates; 41 SLURP devel, 42 MASSIVE dev rows), the LLM chose right 22 and 23 times
+    against 20 and 22 with the posteriors and a sentence of instruction, and the message is
+    35 tokens shorter (21 against 56 after the request): those tokens are evaluated before the
+    turn's first token, 1.4-1.8 s for that turn in bench latency against ~0.4 s for others.
+    """
+    cands = ", ".join(name for name, _ in u.candidates[:LLM_CANDIDATES])
+    return f"{request}\n(Likely intents: {cands}.)"
 
 
 def intent_grammar(candidates: list[str]) -> str:
