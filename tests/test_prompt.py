@@ -29,6 +29,10 @@ def H(text: str, p: float) -> Hypothesis:
         ([H("What is the capital of friends?", 0.3), H("What is the capital of France?", 0.6),
           H("what is the capital of France", 0.08), H("Watt is the capital of France?", 0.02)],
          'What is the capital of France?\n(or maybe: "What is the capital of friends?")'),
+        # An alternative that differs only in an article or a demonstrative says the same (bench latency).
+        ([H("How many legs does a spider have?", 0.5), H("How many legs does the spider have?", 0.2),
+          H("How many legs does this spider have?", 0.15), H("How many legs don't apply to have?", 0.15)],
+         'How many legs does a spider have?\n(or maybe: "How many legs don\'t apply to have?")'),
     ],
 )
 def test_heard_gives_the_best_and_the_alternatives_that_differ(nbest: list[Hypothesis], prompt: str) -> None:

@@ -1,11 +1,12 @@
 """What the LLM reads: the fixed system prompt, the request as heard (n-best), the intent grammar.
 
 The request is the best hypothesis (after the LM re-ranking of
-``understand/rescoring.py``); where other hypotheses differ from it in words, the
-most likely of them follow on a line of their own, best first, near-zero
-posteriors dropped: ``(or maybe: "..."; "...")``. When they agree it is the plain
-best text, the same string the history keeps, so the prompt prefix prefilled
-while the person spoke still matches.
+``understand/rescoring.py``); where other hypotheses differ from it in words (more
+than an article: "a spider" / "the spider" is one question), the most likely of
+them follow on a line of their own, best first, near-zero posteriors dropped:
+``(or maybe: "..."; "...")``. When they agree it is the plain best text, the same
+string the history keeps, so the prompt prefix prefilled while the person spoke
+still matches.
 
 Why this form, measured with the 1.5B on 84 espeak-ng questions (clean and 10 dB SNR),
 answers right: 1-best 49; the alternatives as full sentences 52; the shared words
@@ -38,6 +39,14 @@ SYSTEM_PROMPT = (
 MIN_POSTERIOR = 0.05
 #: At most this many alternatives beside the best.
 MAX_ALTERNATIVES = 3
+#: Words whose change alone does not change the question: an alternative that differs from a kept
+#: reading only in these is left out ("How many legs does the spider have?" beside "... a spider
+#: ...": each alternative is ~10 tokens the turn evaluates before its first word).
+_DETERMINERS = frozenset({"a", "an", "the", "this", "that", "these", "those"})
+
+
+def _gist(text: str) -> tuple[str, ...]:
+    return tuple(w for w in word_key(text).split() if w not in _DETERMINERS)
 
 def heard(nbest: Sequence[Hypothesis]) -> str:
     """The request as the LLM reads it: the best text, and the alternatives that differ in words."""
@@ -45,10 +54,10 @@ def heard(nbest: Sequence[Hypothesis]) -> str:
     if not hyps:
         return ""
     best = " ".join(hyps[0].text.split())
-    seen = {word_key(best)}
+    seen = {_gist(best)}
     alts: list[str] = []
     for h in hyps[1:]:
-        key = word_key(h.text)
+        key = _gist(h.text)
         if h.posterior >= MIN_POSTERIOR and key not in seen and len(alts) < MAX_ALTERNATIVES:
             seen.add(key)
             alts.append(" ".join(h.text.split()))
