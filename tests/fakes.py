@@ -159,8 +159,10 @@ class FakeUnderstander:
             return Understanding(text, nbest, "general_quirky", 0.2, base.candidates, llm_decides=True)
         return base
 
-    def preview(self, nbest: tuple[Hypothesis, ...]) -> Understanding:
+    def preview(self, nbest: tuple[Hypothesis, ...]) -> Understanding | None:
         text = nbest[0].text
+        if text.split()[:1] == [Route.SKILL]:
+            return None
         decides = text.split()[:1] == [Route.DECIDES]
         return Understanding(text, nbest, "general_quirky", 0.2 if decides else 0.9,
                              (("general_quirky", 0.9), ("alarm_set", 0.1)), llm_decides=decides)

@@ -283,3 +283,4 @@ def test_orchestration_the_speculative_final_prefills_the_whole_user_message() -
     read = {m.split()[1]: m for m in bot.fake_llm.user_messages}  # by the phrase's tag
     assert "Likely intents" in read["t2"] and read["t2"] in prefilled  # "decides t2"
     assert "or maybe" in read["t0"] and read["t0"] in prefilled  # "hello t0", heard two ways
+    assert not any("t1" in said for said in prefilled if "\n" in said)  # "skill t1": no LLM turn to warm

@@ -93,3 +93,13 @@ def test_the_words_cue_tells_a_fragment_from_a_whole_request(assistant: Assistan
     assert mixed is not None and alone_short is not None and alone_whole is not None
     assert alone_short < mixed < alone_whole
     assert cue.p_complete([H("", 0.0, 1.0)]) is None
+
+
+def test_the_preview_is_the_llm_turn_to_warm_and_none_for_a_skill(assistant: Assistant) -> None:
+    und = assistant.understander
+    assert und.preview((H("What time is it?", 0, 1),)) is None  # the clock answers: nothing to prefill
+    assert und.preview((H("Set a timer for five minutes.", 0, 1),)) is None
+    heard = (H("Who painted the Mona Lisa?", -0.1, 0.7), H("who painted the moaner Lisa", -0.5, 0.3))
+    u = und.preview(heard)
+    assert u is not None and u.skill_reply is None and u.text == "Who painted the Mona Lisa?"
+    assert assistant.responder.user_message(u) == assistant.responder.request_text(u)  # the LLM does not decide

@@ -76,8 +76,8 @@ class ReplyWriter:
             # The whole user message the final will most likely bring: the alternatives as
             # heard (13-32 tokens after the best text in bench latency), and the candidate
             # intents where the LLM decides (~21), not only the best text.
-            text = self.responder.user_message(self.understander.preview(said)) if any(
-                h.text.strip() for h in said) else None
+            u = self.understander.preview(said) if any(h.text.strip() for h in said) else None
+            text = self.responder.user_message(u) if u is not None else None
         else:  # the stable words of a partial
             text = " ".join(said.split()) if said else None
         return self.responder.prefill(history, text or None)

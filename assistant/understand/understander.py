@@ -73,13 +73,19 @@ class Understander:
                 return replace(base, intent=intent, confidence=1.0 if claimed else base.confidence, skill_reply=reply)
         return llm_turn
 
-    def preview(self, nbest: tuple[Hypothesis, ...]) -> Understanding:
+    def preview(self, nbest: tuple[Hypothesis, ...]) -> Understanding | None:
         """The understanding of an LLM turn on this n-best, running no skill: what the LLM would
-        read, so that it can be prefilled before the final. It waits for the re-ranking, as the
-        final will: a message written from the order before it did not match the final's
+        read, so that it can be prefilled before the final; None where a skill will most likely
+        answer (its trigger, or a confident intent whose skill's parser takes the words), so
+        the cores stay with the recogniser and the skill's voice. It waits for the re-ranking,
+        as the final will: a message written from the order before it did not match the final's
         ("How many lands ..." prefilled, "How many legs ..." asked), and its prefill took the
         cores from the re-ranking the final waited for (1.27 s to understand, bench latency)."""
-        return self._classified(self.rescored(nbest))[1]
+        base, llm_turn = self._classified(self.rescored(nbest))
+        if self.skills.triggered(base.text) or (
+                base.confidence >= self.config.skill_threshold and self.skills.accepts(base.intent, base.text)):
+            return None
+        return llm_turn
 
     def _classified(self, hyps: tuple[Hypothesis, ...]) -> tuple[Understanding, Understanding]:
         """The classifier's understanding, and the same as an LLM turn (unsure: the LLM decides)."""
