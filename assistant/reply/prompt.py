@@ -48,6 +48,7 @@ _DETERMINERS = frozenset({"a", "an", "the", "this", "that", "these", "those"})
 def _gist(text: str) -> tuple[str, ...]:
     return tuple(w for w in word_key(text).split() if w not in _DETERMINERS)
 
+
 def heard(nbest: Sequence[Hypothesis]) -> str:
     """The request as the LLM reads it: the best text, and the alternatives that differ in words."""
     hyps = sorted((h for h in nbest if h.text.strip()), key=lambda h: -h.posterior)

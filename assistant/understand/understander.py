@@ -65,9 +65,8 @@ class Understander:
                    now: dt.datetime | None = None) -> Understanding:
         """Decide who answers, running the skill now if it is the skill's turn."""
         base, llm_turn = self._classified(self.rescored(nbest))
-        claimed = self.skills.triggered(base.text)
-        intent = claimed or base.intent
-        if intent in self.skills and (claimed or base.confidence >= self.config.skill_threshold):
+        if (chosen := self._skill_for(base)) is not None:
+            intent, claimed = chosen
             reply = self.run_skill(intent, base, timers, now)
             if reply is not None:
                 return replace(base, intent=intent, confidence=1.0 if claimed else base.confidence, skill_reply=reply)
@@ -82,10 +81,18 @@ class Understander:
         ("How many lands ..." prefilled, "How many legs ..." asked), and its prefill took the
         cores from the re-ranking the final waited for (1.27 s to understand, bench latency)."""
         base, llm_turn = self._classified(self.rescored(nbest))
-        if self.skills.triggered(base.text) or (
-                base.confidence >= self.config.skill_threshold and self.skills.accepts(base.intent, base.text)):
-            return None
-        return llm_turn
+        chosen = self._skill_for(base)
+        return None if chosen is not None and self.skills.accepts(chosen[0], base.text) else llm_turn
+
+    def _skill_for(self, base: Understanding) -> tuple[str, bool] | None:
+        """The skill's intent that gets this request first, and whether its trigger claimed it
+        (else the classifier is confident of it); None: no skill goes first (the LLM answers, or
+        picks the intent where the classifier is unsure)."""
+        claimed = self.skills.triggered(base.text)
+        intent = claimed or base.intent
+        if intent in self.skills and (claimed or base.confidence >= self.config.skill_threshold):
+            return intent, claimed is not None
+        return None
 
     def _classified(self, hyps: tuple[Hypothesis, ...]) -> tuple[Understanding, Understanding]:
         """The classifier's understanding, and the same as an LLM turn (unsure: the LLM decides)."""
