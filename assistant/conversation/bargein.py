@@ -158,7 +158,7 @@ class BargeIn:
         if audio_ms is not None:
             self._heard_to_ms = max(self._heard_to_ms, audio_ms)
         sure = text if stable is None else stable
-        stop = word_key(text) in self.config.stop_commands
+        stop = self._stop_command(text, ())
         self._sure_words = not self._nothing(text) and (stop or (bool(sure) and not self._nothing(sure)))
         if self._only_echo(echo_share) or not self._sure_words:
             return []
