@@ -254,14 +254,15 @@ class DuplexConfig:
     """How far ahead of playback reply audio is sent (the client's buffer)."""
     echo_suppression: bool = True
     """Take the assistant's own voice, as played, out of the microphone."""
-    echo_canceller: str = "subtract"
-    """How: ``subtract`` (one delay and gain per frame; the default) or ``aec3`` (WebRTC's
-    canceller: rooms, reverberation, drifting delay; ``ASSISTANT_ECHO=aec3``). In simulated
-    rooms (``bench echo``, one sitting) AEC3 removed 19 dB of echo (median) against ~3 dB and
-    interrupted itself in none of 29 long replies (paused in 3) against all 28. It is not the
-    default yet: against the direct, unreverberant echo of tests/test_duplex.py its double-talk
-    suppression sometimes removes a loud person with the echo (its speech-over-the-reply case
-    failed 2 of 6 runs with AEC3)."""
+    echo_canceller: str = "auto"
+    """How: ``auto`` (the default: both below side by side, the subtraction's residual while it
+    alone explains the echo, AEC3's otherwise; :mod:`assistant.listen.canceller`), ``aec3``
+    (WebRTC's canceller: rooms, reverberation, drifting delay) or ``subtract`` (one delay and
+    gain per frame); ``ASSISTANT_ECHO``. In simulated rooms (``bench echo``, one sitting) AEC3
+    removed 19 dB of echo (median) against ~3 dB and interrupted itself in none of 29 long
+    replies against all 28; against a direct, unreverberant echo (tests/test_duplex.py) its
+    double-talk suppression in its first seconds removed a loud person with the echo (4 of 16
+    of those tests failed with it alone), which the subtraction does not."""
     strict_speech_threshold: float = 0.65
     """Silero threshold to start speech while the assistant speaks (normally ``vad.speech_threshold``)."""
     strict_start_ms: int = 96

@@ -67,7 +67,7 @@ def test_no_reference_means_no_change() -> None:
     assert np.array_equal(es.process(mic, 0), mic)
 
 
-# -- WebRTC's AEC3 (the default canceller) through simulated rooms ------------------------------
+# -- WebRTC's AEC3 through simulated rooms --------------------------------------------------------
 
 def through_room(spec_index: int, reply: np.ndarray, lead: int = 3200) -> tuple[np.ndarray, np.ndarray]:
     """(microphone, reference) for ``reply`` played into a simulated room, heard ``lead`` after it was sent."""
@@ -120,6 +120,54 @@ def test_aec3_leaves_the_microphone_alone_when_nothing_was_played() -> None:
 
     mic = np.random.default_rng(0).standard_normal(3200).astype(np.float32) * 0.1
     assert np.array_equal(EchoCanceller().process(mic, 0), mic)
+
+
+# -- the default: the canceller that explains the echo ----------------------------------------
+
+def chosen(mic: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, bool]:
+    """The chosen canceller's residual (realigned) and whether it ended on the subtraction."""
+    from assistant.listen.aec import LATENCY_SAMPLES
+    from assistant.listen.canceller import ChosenCanceller
+
+    cc = ChosenCanceller(max_delay_ms=600, history_s=30)
+    cc.played(ref, 0)
+    out = np.concatenate([cc.process(mic[i : i + 320], i) for i in range(0, len(mic), 320)])
+    return np.concatenate([out[LATENCY_SAMPLES:], np.zeros(LATENCY_SAMPLES, np.float32)]), cc.subtracting
+
+
+def test_a_plain_echo_is_subtracted_and_the_person_over_it_kept_whole() -> None:
+    # AEC3 alone, 2 s into its first reply, took most of such a person with the echo.
+    reply = np.concatenate([load_audio(SAMPLES / "capital_of_france.wav")] * 3)
+    user = load_audio(SAMPLES / "go_forward_ten_meters.wav")
+    mic = np.zeros(len(reply) + 800, np.float32)
+    mic[800:] += 0.316 * reply  # -10 dB, 50 ms late
+    at = 40000  # 2.5 s into the reply
+    mic[at : at + len(user)] += 0.5 * user
+    residual, subtracting = chosen(mic, reply)
+    assert subtracting
+    person = slice(at, at + len(user))
+    assert np.allclose(residual[person], run(mic, reply)[person], atol=1e-6)  # the subtraction's own residual
+    err = residual[person] - 0.5 * user
+    assert rms_dbfs(err) < rms_dbfs(0.5 * user) - 12  # what remains is the person (measured: 13.9 dB)
+
+
+def test_a_rooms_echo_goes_to_aec3() -> None:
+    reply = np.concatenate([load_audio(SAMPLES / f) for f in ("capital_of_france.wav", "go_forward_ten_meters.wav",
+                                                               "who_wrote_romeo_and_juliet.wav")])
+    mic, ref = through_room(2, reply)
+    residual, subtracting = chosen(mic, ref)
+    assert not subtracting
+    settled = slice(3200 + 24000, len(mic))
+    assert rms_dbfs(residual[settled]) < rms_dbfs(mic[settled]) - 12
+
+
+def test_an_unknown_echo_canceller_is_a_clear_error() -> None:
+    from assistant.config import DuplexConfig
+    from assistant.errors import AssistantError
+    from assistant.listen.canceller import echo_canceller
+
+    with pytest.raises(AssistantError, match="unknown echo canceller 'webrtc'; choose one of auto, aec3, subtract"):
+        echo_canceller(DuplexConfig(echo_canceller="webrtc"))
 
 
 # -- is what was heard the echo? -------------------------------------------------------------

@@ -8,8 +8,9 @@ suppressor. Its far end is exactly what the session sent for playback; the playb
 lead (200 ms) and the device's own delay are left to its delay estimator. Measured on
 simulated rooms (``bench echo``): 28-33 dB of echo removed where the subtraction of
 :class:`~.echo.EchoSuppressor` removed 1-2 dB, at 0.3-0.6 ms per 20 ms frame on 2 cores.
-Opt-in for now (``duplex.echo_canceller = "aec3"``, ``ASSISTANT_ECHO=aec3``): see that
-setting for why it is not yet the default.
+``duplex.echo_canceller = "aec3"`` (``ASSISTANT_ECHO=aec3``) runs it alone; the default,
+``auto`` (:mod:`.canceller`), runs it beside the subtraction and uses it wherever the
+subtraction alone does not explain the echo.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 from pywebrtc_audio import EchoCanceller as _AEC3
 
 from ..config import INPUT_SAMPLE_RATE
-from .echo import ReferenceCanceller
+from .echo import PlayedAudio, ReferenceCanceller
 
 #: AEC3 works in blocks: its output lags its input by 8 ms (measured: 128 samples at 16 kHz).
 LATENCY_SAMPLES = 128
@@ -27,8 +28,8 @@ LATENCY_SAMPLES = 128
 class EchoCanceller(ReferenceCanceller):
     """AEC3 with the playback reference; the same interface as :class:`~.echo.EchoSuppressor`."""
 
-    def __init__(self, history_s: float = 4.0) -> None:
-        super().__init__(history_s)
+    def __init__(self, history_s: float = 4.0, played: PlayedAudio | None = None) -> None:
+        super().__init__(history_s, played)
         self._aec = _AEC3(sample_rate=INPUT_SAMPLE_RATE, num_channels=1, stream_delay_ms=0)
 
     def process(self, mic: np.ndarray, at: int) -> np.ndarray:

@@ -11,6 +11,7 @@ this is the server's safety net, so the assistant never interrupts itself.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 import numpy as np
@@ -153,16 +154,17 @@ def _syllables(envelope: np.ndarray, frames: int = 15) -> np.ndarray:
     return envelope - smooth
 
 
-class ReferenceCanceller:
-    """What both echo cancellers share: the played reference, and their ERLE so far.
+class ReferenceCanceller(ABC):
+    """What the echo cancellers share: the played reference, and their ERLE so far.
 
     ``played(audio, at)`` records reference audio (16 kHz) that started playing at
     input-stream sample ``at``; a subclass's ``process(mic, at)`` returns the residual for
-    mic samples starting at ``at`` and reports each chunk to :meth:`_measured`.
+    mic samples starting at ``at`` and reports each chunk to :meth:`_measured`. Cancellers
+    run side by side (``canceller.ChosenCanceller``) share one ``played``.
     """
 
-    def __init__(self, history_s: float) -> None:
-        self._played = PlayedAudio(history_s)
+    def __init__(self, history_s: float, played: PlayedAudio | None = None) -> None:
+        self._played = played if played is not None else PlayedAudio(history_s)
         self._energy = np.zeros(2)  # microphone, residual: while cancelling
 
     @property
@@ -177,6 +179,10 @@ class ReferenceCanceller:
         """What was played for input positions [start, start + n) (zeros where nothing)."""
         return self._played.reference(start, n)
 
+    @abstractmethod
+    def process(self, mic: np.ndarray, at: int) -> np.ndarray:
+        """The residual of ``mic`` (input positions ``at`` ...) once the echo is taken out."""
+
     def _measured(self, mic: np.ndarray, residual: np.ndarray) -> np.ndarray:
         self._energy += (float(mic @ mic), float(residual @ residual))
         return residual
@@ -189,11 +195,13 @@ class ReferenceCanceller:
 
 
 class EchoSuppressor(ReferenceCanceller):
-    """Subtracts the delayed, scaled playback reference from microphone audio (the default,
-    ``duplex.echo_canceller = "subtract"``; see :class:`~.aec.EchoCanceller` for rooms)."""
+    """Subtracts the delayed, scaled playback reference from microphone audio
+    (``duplex.echo_canceller = "subtract"``; see :class:`~.aec.EchoCanceller` for rooms, and
+    :mod:`~.canceller` for the choice between them)."""
 
-    def __init__(self, max_delay_ms: int = 400, history_s: float = 4.0, analysis_ms: int = 128) -> None:
-        super().__init__(history_s)
+    def __init__(self, max_delay_ms: int = 400, history_s: float = 4.0, analysis_ms: int = 128,
+                 played: PlayedAudio | None = None) -> None:
+        super().__init__(history_s, played)
         self.max_delay = max_delay_ms * INPUT_SAMPLE_RATE // 1000
         # The delay is estimated on the last ``analysis_ms`` of microphone audio, not on one
         # short chunk: voiced speech is periodic, and a 20 ms window matches many delays.

@@ -35,9 +35,9 @@ import numpy as np
 from ..config import INPUT_SAMPLE_RATE, Config
 from ..events import ErrorEvent, Event, Hypothesis, SpeechStarted, SpeechStopped, TranscriptFinal, TranscriptPartial
 from ..metrics import TurnClock, TurnClocks
-from .aec import EchoCanceller
 from .asr import LocalAgreement, Recognizer, Transcript
-from .echo import EchoMatch, EchoSuppressor
+from .canceller import echo_canceller
+from .echo import EchoMatch
 from .turn_end import SmartTurn, TurnJudge, WordsCue
 from .vad import Dropped, Endpointer, FrameVAD, Pause, SpeechStart, Utterance, VoiceDetector
 
@@ -124,8 +124,7 @@ class Listener:
         self._received = 0  # samples queued
         self._last_partial = 0
         self._waiting = False  # the recognise task is idle, waiting for a job
-        self.echo = EchoCanceller() if config.duplex.echo_canceller == "aec3" else \
-            EchoSuppressor(max_delay_ms=config.duplex.playback_lead_ms + 400)
+        self.echo = echo_canceller(config.duplex)
         self.decode_seconds = 0.0  # compute spent decoding (for the real-time factor)
         self._echo_match = EchoMatch()
         self.vad_seconds = 0.0

@@ -1,0 +1,91 @@
+"""Which echo canceller the listener runs, and the one that chooses between them as it listens.
+
+Neither canceller suits every path from loudspeaker to microphone:
+
+- Through a room (reverberation, a drifting device delay, clipping) the subtraction of one
+  delay and gain takes out 0-8 dB of the echo (per 20 ms chunk, median, ``bench echo``'s five
+  rooms), and Whisper hears the rest as words: it interrupted itself in every long reply.
+  AEC3 takes out ~20 dB there.
+- Where the echo is a plain delayed, scaled copy (a headset's leak, audio the browser's own
+  canceller already cleaned, the direct path of tests/test_duplex.py), the subtraction takes out
+  ~20 dB and leaves a person speaking over the reply whole. AEC3 in its first seconds suppresses
+  such a person with the echo: "What time is it?" came out as "" or "of time.", "Stop." as "up."
+  (tests/test_duplex.py with AEC3 failed 4 of its 16 tests over four runs; with the subtraction
+  none).
+
+``auto`` (the default) runs both on every chunk and passes on the subtraction's residual while
+the subtraction alone explains the echo (its median ERLE over the last 3 s of echo is at least
+14 dB), AEC3's otherwise. Measured per 20 ms chunk on a reply with nobody speaking, the
+subtraction's median: direct echo at -10 dB 19.8 dB, at 0 dB 29.8 dB; the rooms 0.3-8.5 dB
+(the small office's 0.3 m laptop path the highest). A median is robust to a person speaking
+over part of the window: their chunks read ~0 dB, the echo's go on reading what they read.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from ..config import DuplexConfig
+from ..errors import AssistantError
+from .aec import LATENCY_SAMPLES, EchoCanceller
+from .echo import EchoSuppressor, PlayedAudio, ReferenceCanceller
+
+CANCELLERS = ("auto", "aec3", "subtract")
+
+
+def echo_canceller(config: DuplexConfig) -> ReferenceCanceller:
+    """The canceller ``config.echo_canceller`` names; a clear error for an unknown name."""
+    max_delay_ms = config.playback_lead_ms + 400
+    if config.echo_canceller == "auto":
+        return ChosenCanceller(max_delay_ms)
+    if config.echo_canceller == "aec3":
+        return EchoCanceller()
+    if config.echo_canceller == "subtract":
+        return EchoSuppressor(max_delay_ms=max_delay_ms)
+    raise AssistantError(f"unknown echo canceller {config.echo_canceller!r}; choose one of {', '.join(CANCELLERS)}")
+
+
+class ChosenCanceller(ReferenceCanceller):
+    """AEC3 and the subtraction side by side on one played reference; the subtraction's residual
+    is passed on while it alone explains the echo (see the module's notes), AEC3's otherwise.
+
+    Both outputs are passed on ``LATENCY_SAMPLES`` late (AEC3's own lag), so that a change of
+    choice neither drops nor repeats audio. Cost: the two together, 1.6-2.1 ms per 20 ms chunk
+    (0.3-0.6 AEC3, 1.3-1.5 the subtraction, measured on a 2-core AVX2 machine).
+    """
+
+    #: The subtraction's median ERLE over recent echo at or above which its residual is used.
+    SUBTRACT_MIN_DB = 14.0
+    #: Chunks of echo the median is taken over (3 s of 20 ms chunks), and the fewest it needs.
+    WINDOW = 150
+    EVIDENCE = 25
+    #: Chunks quieter than this (mean square, about -60 dBFS) say nothing of the echo.
+    QUIET = 1e-6
+
+    def __init__(self, max_delay_ms: int, history_s: float = 4.0) -> None:
+        played = PlayedAudio(history_s)
+        super().__init__(history_s, played)
+        self._aec = EchoCanceller(history_s, played)
+        self._sub = EchoSuppressor(max_delay_ms=max_delay_ms, history_s=history_s, played=played)
+        self._lag = np.zeros(LATENCY_SAMPLES, dtype=np.float32)  # the subtraction's last samples, held back
+        self._erle: deque[float] = deque(maxlen=self.WINDOW)
+
+    @property
+    def subtracting(self) -> bool:
+        """The subtraction's residual is the one passed on now."""
+        return len(self._erle) >= self.EVIDENCE and float(np.median(self._erle)) >= self.SUBTRACT_MIN_DB
+
+    def process(self, mic: np.ndarray, at: int) -> np.ndarray:
+        """``mic`` (input positions ``at`` ...) with the echo taken out, ``LATENCY_SAMPLES`` late."""
+        if not self.active or len(mic) == 0:
+            return mic
+        mic = np.ascontiguousarray(mic, dtype=np.float32)
+        by_aec = self._aec.process(mic, at)
+        by_sub = self._sub.process(mic, at)
+        if by_sub is not mic and float(mic @ mic) > self.QUIET * len(mic):  # echo was there to take out
+            self._erle.append(10 * float(np.log10(float(mic @ mic) / max(float(by_sub @ by_sub), 1e-12))))
+        held = np.concatenate([self._lag, by_sub])
+        self._lag = held[len(mic):]
+        return self._measured(mic, held[: len(mic)] if self.subtracting else by_aec)
