@@ -149,3 +149,17 @@ def test_closing_an_announced_stream_stops_the_llm() -> None:
     assert next(out) == "The"
     out.close()  # type: ignore[attr-defined]
     assert llm.closed and llm.given == 1
+
+
+def test_an_action_among_the_alternatives_shown_is_checked_too() -> None:
+    # Piper's "Lock the front door." at 10 dB: "Block the front door." (or maybe "Lock ..."); the
+    # LLM, shown both, may act on either, so its echo of the request is not spoken.
+    nbest = (H("Block the front door.", 0.6), H("Lock the front door.", 0.3))
+    u = Understanding("Block the front door.", nbest, "iot_hue_lighton", 0.9)
+    assert not asks_for_action("Block the front door.") and asks_for_action(*Responder(_ScriptedLLM([])).readings(u))
+    reply = list(Responder(_ScriptedLLM(["Block", " the", " front", " door", "."])).stream(u, History(), NEVER))
+    assert reply == [CANNOT_ACT]
+    # Without the n-best the LLM reads the best text alone, and so does the check.
+    parrot = list(Responder(_ScriptedLLM(["Block", " the", " front", " door", "."]), nbest=False)
+                  .stream(u, History(), NEVER))
+    assert "".join(parrot) == "Block the front door."

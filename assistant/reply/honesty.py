@@ -61,9 +61,12 @@ _NEGATION = re.compile(r"\b(not|no|never|cannot|unable|can't|won't|don't|isn't|a
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
 
 
-def asks_for_action(request: str) -> bool:
-    """Whether the request asks for something to be done (its reply is then checked)."""
-    return bool(_ACTION_REQUEST.search(request)) and not _CAN_DO.search(request)
+def asks_for_action(*readings: str) -> bool:
+    """Whether the request, in any of the readings the LLM was shown, asks for something to be
+    done (its reply is then checked): the LLM may answer an alternative. Piper's "Lock the front
+    door." at 10 dB SNR was heard as "Block the front door." (or maybe: "Lock the front door.")
+    in 2 of 4 noises, and the 1.5B answered "Watch the front door."-like echoes of such requests."""
+    return any(_ACTION_REQUEST.search(r) and not _CAN_DO.search(r) for r in readings)
 
 
 def claims_action(sentence: str) -> bool:

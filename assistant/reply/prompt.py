@@ -49,19 +49,25 @@ def _gist(text: str) -> tuple[str, ...]:
     return tuple(w for w in word_key(text).split() if w not in _DETERMINERS)
 
 
-def heard(nbest: Sequence[Hypothesis]) -> str:
-    """The request as the LLM reads it: the best text, and the alternatives that differ in words."""
+def readings(nbest: Sequence[Hypothesis]) -> list[str]:
+    """What the LLM reads of the n-best: the best text first, then the alternatives that differ
+    from every kept reading in more than an article, best first, near-zero posteriors dropped."""
     hyps = sorted((h for h in nbest if h.text.strip()), key=lambda h: -h.posterior)
     if not hyps:
-        return ""
-    best = " ".join(hyps[0].text.split())
-    seen = {_gist(best)}
-    alts: list[str] = []
+        return []
+    kept = [" ".join(hyps[0].text.split())]
+    seen = {_gist(kept[0])}
     for h in hyps[1:]:
         key = _gist(h.text)
-        if h.posterior >= MIN_POSTERIOR and key not in seen and len(alts) < MAX_ALTERNATIVES:
+        if h.posterior >= MIN_POSTERIOR and key not in seen and len(kept) <= MAX_ALTERNATIVES:
             seen.add(key)
-            alts.append(" ".join(h.text.split()))
+            kept.append(" ".join(h.text.split()))
+    return kept
+
+
+def heard(nbest: Sequence[Hypothesis]) -> str:
+    """The request as the LLM reads it: the best text, and the alternatives that differ in words."""
+    best, *alts = readings(nbest) or [""]
     if not alts:
         return best
     return best + "\n(or maybe: " + "; ".join(f'"{a}"' for a in alts) + ")"

@@ -21,7 +21,7 @@ from ..understand.understander import Understanding
 from .history import History
 from .honesty import asks_for_action, checked
 from .llm import LLMBackend, Message
-from .prompt import SYSTEM_PROMPT, heard, intent_grammar, unsure_message
+from .prompt import SYSTEM_PROMPT, heard, intent_grammar, readings, unsure_message
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,10 @@ class Responder:
     def request_text(self, u: Understanding) -> str:
         """The request as the LLM reads it: as heard (its n-best), or only its best text."""
         return (heard(u.nbest) if self.nbest else "") or u.text
+
+    def readings(self, u: Understanding) -> list[str]:
+        """The readings of the request the LLM sees (the best text alone without the n-best)."""
+        return (readings(u.nbest) if self.nbest else []) or [u.text]
 
     def user_message(self, u: Understanding) -> str:
         """The user message of an LLM turn: the request, and the candidate intents when the LLM decides."""
@@ -84,13 +88,13 @@ class Responder:
         responder's own signal (``cancel`` is the caller's, and only read here).
         """
         if isinstance(request, str):
-            yield from self._answer(request, request, history, cancel, started)
+            yield from self._answer([request], request, history, cancel, started)
             return
         if request.skill_reply is not None:
             yield request.skill_reply
             return
         if not request.llm_decides:
-            yield from self._answer(request.text, self.user_message(request), history, cancel, started)
+            yield from self._answer(self.readings(request), self.user_message(request), history, cancel, started)
             return
         skill_answered = threading.Event()
         with closing(self._decided_reply(request, history, AnyOf(cancel, ReadOnly(skill_answered)),
@@ -122,10 +126,10 @@ class Responder:
                     close()
         return announced()
 
-    def _answer(self, said: str, user_text: str, history: History, cancel: Cancelled,
+    def _answer(self, said: list[str], user_text: str, history: History, cancel: Cancelled,
                 started: Callable[[], None] | None = None) -> Iterator[str]:
         pieces = self._llm_stream(self.prompt(user_text, history), cancel, started)
-        yield from checked(pieces) if asks_for_action(said) else pieces
+        yield from checked(pieces) if asks_for_action(*said) else pieces
 
     def decide_intent(self, request: Understanding, history: History | None = None) -> str:
         """Only the LLM's intent choice (benchmarks; stops right after the label)."""
@@ -164,7 +168,7 @@ class Responder:
                        started: Callable[[], None] | None) -> Generator[str | IntentChoice, None, None]:
         """The intent decision and reply, the reply checked when the request asks for an action."""
         with closing(self._decide_and_reply(request, history, cancel, started=started)) as pieces:
-            if not asks_for_action(request.text):
+            if not asks_for_action(*self.readings(request)):
                 yield from pieces
                 return
             for item in pieces:
