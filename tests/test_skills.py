@@ -129,3 +129,29 @@ def test_accepts_pattern_on_a_registered_skill() -> None:
     assert reg.run(SkillRequest("what is a pun", "general_joke")) is None
     reg.register("general_joke", lambda req: "Knock knock.")  # re-registered without a parser: takes all
     assert reg.run(SkillRequest("what is a pun", "general_joke")) == "Knock knock."
+
+
+@pytest.mark.parametrize(
+    "intent, text, takes",
+    [
+        # The LLM is asked to choose among intents only where one of their skills would answer:
+        # "Go forward ten meters" had the LLM pick an intent (the slowest LLM turn of bench
+        # latency) because the maths skill, with no pattern, counted as taking any request.
+        ("qa_maths", "Go forward 10 meters", False),
+        ("qa_maths", "What is seven times eight?", True),
+        ("qa_maths", "How many feet are in a mile?", True),
+        ("qa_currency", "How much is a dollar?", False),
+        ("qa_currency", "What is ten euros in dollars?", True),
+    ],
+)
+def test_a_skill_takes_a_request_only_where_its_own_parser_does(intent: str, text: str, takes: bool) -> None:
+    reg = default_registry()
+    assert reg.accepts(intent, text) is takes
+    assert (reg.run(SkillRequest(text, intent)) is not None) is takes
+
+
+def test_accepts_takes_a_test_of_the_words_as_well_as_a_pattern() -> None:
+    reg = SkillRegistry()
+    reg.register("general_joke", lambda req: "Why did the chicken cross the road?", accepts=lambda t: "joke" in t)
+    assert reg.accepts("general_joke", "a joke please") and not reg.accepts("general_joke", "a pun please")
+    assert reg.run(SkillRequest("a pun please", "general_joke")) is None

@@ -12,7 +12,7 @@ second voice, espeak-ng) for a story; the assistant answers with a long reply, a
   interrupt after their first sound, whichever comes first).
 
 The residual echo is the canceller's ERLE over the ``alone`` replies (microphone energy
-against what is left after it). Both cancellers can be run side by side (``--methods``).
+against what is left after it). The cancellers can be run side by side (``--methods``).
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def _reply_echo_rms(client: Any) -> float:
     return 1.4 * _rms(played)  # the loudspeaker's drive adds ~3 dB (rooms.py: tanh(1.6 x) / tanh(1.6))
 
 
-async def bench_echo(alone: int = 30, per_level: int = 14, methods: tuple[str, ...] = ("aec3",),
+async def bench_echo(alone: int = 30, per_level: int = 14, methods: tuple[str, ...] = ("auto",),
                      concurrency: int = 3) -> dict[str, Any]:
     """Self-interruption, detection of speech over the reply, stop time and ERLE, per canceller."""
     from ..skills import default_registry

@@ -50,11 +50,12 @@ def run(args: Any) -> int:
             raise AssistantError("--sessions and --turns must be at least 1, --duration positive")
         result = asyncio.run(bench_load(args.sessions, args.duration, args.find_capacity, args.turns, args.max_sessions))
     elif args.what == "echo":
+        from ..listen.canceller import CANCELLERS
         from .echo import bench_echo
 
         methods = tuple(m.strip() for m in args.methods.split(","))
-        if not set(methods) <= {"aec3", "subtract"} or args.alone < 1 or args.per_level < 1:
-            raise AssistantError("--methods takes aec3 and/or subtract; --alone and --per-level must be >= 1")
+        if not set(methods) <= set(CANCELLERS) or args.alone < 1 or args.per_level < 1:
+            raise AssistantError(f"--methods takes {', '.join(CANCELLERS)}; --alone and --per-level must be >= 1")
         result = asyncio.run(bench_echo(args.alone, args.per_level, methods, args.concurrency))
     elif args.what == "cluster":
         from .cluster import bench_cluster

@@ -332,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "reply detected, stop time, ERLE")
     b.add_argument("--alone", type=int, default=30, help="replies with nobody speaking")
     b.add_argument("--per-level", type=int, default=14, help="speech-over-reply trials at each of -6, 0, +6 dB")
-    b.add_argument("--methods", default="aec3", help="echo cancellers to compare: aec3, subtract, or both")
+    b.add_argument("--methods", default="auto", help="echo cancellers, comma-separated: auto (the default), aec3, subtract")
     b.add_argument("--concurrency", type=int, default=3, help="sessions run at once")
     b.add_argument("--json", action="store_true", help="end with one JSON line")
     b = bench.add_parser("cluster", help="haproxy + replicas sharing one served LLM, against one process; a "

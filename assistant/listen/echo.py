@@ -239,7 +239,10 @@ class EchoSuppressor(ReferenceCanceller):
         corr = np.fft.irfft(np.fft.rfft(window, size) * np.conj(np.fft.rfft(mic, size)), size)[: len(window) - n + 1]
         # corr[k] compares mic with window[k : k + n]; delay = max_delay - k.
         # A floor on the reference energy: near-silent stretches must not win by dividing by ~0.
-        norms = np.maximum(np.sqrt(np.convolve(window**2, np.ones(n), "valid")[: len(corr)]), 0.01)
+        # (The window's energy at each offset by a running sum: np.convolve with a box of n ones
+        # took 3 ms of the 3.5 ms a 20 ms chunk cost on a 2-core AVX2 machine.)
+        running = np.concatenate([[0.0], np.cumsum(window.astype(np.float64) ** 2)])
+        norms = np.maximum(np.sqrt(np.maximum(running[n:] - running[:-n], 0.0)[: len(corr)]), 0.01)
         score = corr / norms / (float(np.linalg.norm(mic)) + 1e-9)  # correlation coefficient per delay
         best = int(np.argmax(score))
         if score[best] < 0.5:  # no clear echo in this frame: don't learn a delay from it

@@ -156,10 +156,15 @@ def _safe_eval(expr: str) -> float:
 
 
 def maths_skill(req: SkillRequest) -> str | None:
-    conversion = convert_units(req.text)
+    return maths_answer(req.text)
+
+
+def maths_answer(request: str) -> str | None:
+    """The sum or unit conversion asked for, worked out and said; None when there is none."""
+    conversion = convert_units(request)
     if conversion:
         return conversion
-    text = words_to_numbers(req.text)
+    text = words_to_numbers(request)
     m = re.search(r"square root of (\d+(?:\.\d+)?)", text)
     if m:
         return f"The square root of {say_number(float(m.group(1)))} is {say_number(float(m.group(1)) ** 0.5)}."
@@ -252,7 +257,12 @@ def _currencies_in(text: str) -> list[str]:
 
 
 def currency_skill(req: SkillRequest) -> str | None:
-    text = words_to_numbers(req.text.lower())
+    return currency_answer(req.text)
+
+
+def currency_answer(request: str) -> str | None:
+    """The conversion between the two currencies named, at the fixed rates; None without two."""
+    text = words_to_numbers(request.lower())
     found = _currencies_in(text)
     if len(found) < 2:
         return None
@@ -336,8 +346,9 @@ def default_registry() -> SkillRegistry:
     reg.register("alarm_remove", alarm_remove_skill, r"\b(cancel|stop|remove|delete|clear)\b.*\btimers?\b", _TIMERS)
     reg.register("alarm_query", alarm_query_skill, r"\b(what|which|list|any|how much time)\b.*\btimers?\b", _TIMERS)
     reg.register("alarm_set", alarm_set_skill, r"\btimer\b")  # declines without a time it understands
-    reg.register("qa_maths", maths_skill)  # declines what is not arithmetic or a unit conversion
-    reg.register("qa_currency", currency_skill)  # declines without two currencies
+    # Their parsers are their tests: the LLM picks among intents only where one would answer.
+    reg.register("qa_maths", maths_skill, accepts=lambda text: maths_answer(text) is not None)
+    reg.register("qa_currency", currency_skill, accepts=lambda text: currency_answer(text) is not None)
     for intent, (what, accepts) in _OFFLINE.items():
         reg.register(intent, offline_skill(what), accepts=accepts)
     for intent, (what, accepts) in _NO_DEVICE.items():

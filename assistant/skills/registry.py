@@ -2,9 +2,11 @@
 
 A skill answers only what it can do. The classifier's intent is a guess about
 the request's topic ("What colour do you get when you mix blue and yellow?" looks
-like a lights request to it), so every skill also has a parser of its own, here an
-``accepts`` pattern the request must match, or a function that returns None for a
-request it cannot handle; then the LLM answers instead.
+like a lights request to it), so every skill also has a parser of its own: an
+``accepts`` pattern the request must match, or a test of the words (the skill's own
+parser, where it has one that runs without side effects); then the LLM answers instead.
+A skill registered without either takes every request of its intent and may still
+decline (return None) when it runs.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from ..events import Hypothesis
 from .timers import Timers
 
 SkillFn = Callable[["SkillRequest"], "str | None"]
+#: What a request's words must pass for a skill to take it: a regex, or a test of the text.
+Accepts = str | Callable[[str], bool]
 
 
 @dataclass
@@ -36,25 +40,29 @@ class SkillRegistry:
 
     def __init__(self) -> None:
         self._skills: dict[str, SkillFn] = {}
-        self._accepts: dict[str, re.Pattern[str]] = {}
+        self._accepts: dict[str, Callable[[str], bool]] = {}
         self._triggers: list[tuple[re.Pattern[str], str]] = []
 
-    def register(self, intent: str, fn: SkillFn, trigger: str | None = None, accepts: str | None = None) -> None:
+    def register(self, intent: str, fn: SkillFn, trigger: str | None = None, accepts: Accepts | None = None) -> None:
         """Answer ``intent`` with ``fn`` (replacing any earlier skill for it).
 
         ``trigger`` (a regex) claims requests for this skill whatever the classifier
         says, for requests the training data has no intent for (MASSIVE has no timers).
-        ``accepts`` (a regex) is what a request must contain for the skill to answer it.
+        ``accepts`` (a regex, or a test of the text) is what a request must pass for the
+        skill to answer it.
         """
         self._skills[intent] = fn
         self._accepts.pop(intent, None)
-        if accepts:
-            self._accepts[intent] = re.compile(accepts, re.I)
+        if isinstance(accepts, str):
+            pattern = re.compile(accepts, re.I)
+            self._accepts[intent] = lambda text: bool(pattern.search(text))
+        elif accepts is not None:
+            self._accepts[intent] = accepts
         if trigger:
             self._triggers.append((re.compile(trigger, re.I), intent))
 
     def skill(self, intent: str, trigger: str | None = None,
-              accepts: str | None = None) -> Callable[[SkillFn], SkillFn]:
+              accepts: Accepts | None = None) -> Callable[[SkillFn], SkillFn]:
         """Decorator form of :meth:`register`."""
 
         def wrap(fn: SkillFn) -> SkillFn:
@@ -72,13 +80,13 @@ class SkillRegistry:
 
     def accepts(self, intent: str, text: str) -> bool:
         """Whether a skill for ``intent`` exists and its pattern takes ``text`` (it may still decline)."""
-        pattern = self._accepts.get(intent)
-        return intent in self._skills and (pattern is None or bool(pattern.search(text)))
+        test = self._accepts.get(intent)
+        return intent in self._skills and (test is None or test(text))
 
     def run(self, req: SkillRequest) -> str | None:
         """The skill's reply, or None when there is no skill, or it cannot do this request."""
         fn = self._skills.get(req.intent)
         accepts = self._accepts.get(req.intent)
-        if fn is None or (accepts is not None and not accepts.search(req.text)):
+        if fn is None or (accepts is not None and not accepts(req.text)):
             return None
         return fn(req)
