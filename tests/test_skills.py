@@ -142,6 +142,8 @@ def test_accepts_pattern_on_a_registered_skill() -> None:
         ("qa_maths", "How many feet are in a mile?", True),
         ("qa_currency", "How much is a dollar?", False),
         ("qa_currency", "What is ten euros in dollars?", True),
+        ("alarm_set", "Go forward 10 meters", False),
+        ("alarm_set", "Wake me up at seven", True),
     ],
 )
 def test_a_skill_takes_a_request_only_where_its_own_parser_does(intent: str, text: str, takes: bool) -> None:

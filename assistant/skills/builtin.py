@@ -108,6 +108,12 @@ def alarm_set_skill(req: SkillRequest) -> str | None:
     return f"Alarm set for {say_time(due)} {day}."
 
 
+def names_a_time(request: str) -> bool:
+    """Whether the request gives a duration or a clock time (what the alarm skill needs)."""
+    text = words_to_numbers(request)
+    return _parse_duration(text) is not None or _parse_clock(text, dt.datetime.now()) is not None
+
+
 def alarm_query_skill(req: SkillRequest) -> str:
     timers = req.timers.list()
     if not timers:
@@ -345,7 +351,7 @@ def default_registry() -> SkillRegistry:
     reg.register("datetime_query", datetime_skill, accepts=DATETIME_QUESTION)
     reg.register("alarm_remove", alarm_remove_skill, r"\b(cancel|stop|remove|delete|clear)\b.*\btimers?\b", _TIMERS)
     reg.register("alarm_query", alarm_query_skill, r"\b(what|which|list|any|how much time)\b.*\btimers?\b", _TIMERS)
-    reg.register("alarm_set", alarm_set_skill, r"\btimer\b")  # declines without a time it understands
+    reg.register("alarm_set", alarm_set_skill, r"\btimer\b", accepts=names_a_time)
     # Their parsers are their tests: the LLM picks among intents only where one would answer.
     reg.register("qa_maths", maths_skill, accepts=lambda text: maths_answer(text) is not None)
     reg.register("qa_currency", currency_skill, accepts=lambda text: currency_answer(text) is not None)
