@@ -261,8 +261,8 @@ class DuplexConfig:
     gain per frame); ``ASSISTANT_ECHO``. In simulated rooms (``bench echo``, one sitting) AEC3
     removed 19 dB of echo (median) against ~3 dB and interrupted itself in none of 29 long
     replies against all 28; against a direct, unreverberant echo (tests/test_duplex.py) its
-    double-talk suppression in its first seconds removed a loud person with the echo (4 of 16
-    of those tests failed with it alone), which the subtraction does not."""
+    double-talk suppression in its first seconds removed a loud person with the echo (6 of 32
+    of those tests failed over eight runs with it alone), which the subtraction does not."""
     strict_speech_threshold: float = 0.65
     """Silero threshold to start speech while the assistant speaks (normally ``vad.speech_threshold``)."""
     strict_start_ms: int = 96
