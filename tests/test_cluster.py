@@ -35,17 +35,36 @@ async def typed_turn(url: str) -> str:
         return str((await next_event(ws, "response.done"))["text"])
 
 
+async def listening(proc: subprocess.Popen[bytes], port: int, timeout_s: float = 15.0) -> None:
+    """Wait until haproxy accepts connections on ``port`` (it once took longer than a fixed
+    1.5 s on a loaded machine: the first session was refused); its errors if it exited."""
+    for _ in range(int(timeout_s / 0.1)):
+        if proc.poll() is not None:
+            pytest.fail(f"haproxy exited ({proc.returncode}): {proc.stderr.read().decode() if proc.stderr else ''}")
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.1)
+            continue
+        writer.close()
+        return
+    pytest.fail(f"haproxy did not listen on {port} within {timeout_s} s")
+
+
 def test_sessions_go_through_haproxy_to_the_ready_replica_only(assistant: Assistant) -> None:
     async def run() -> tuple[list[str], int]:
         async with running(assistant) as (url, app):
             replica = int(url.rsplit(":", 1)[1].split("/")[0])
-            lb_port = free_port()
+            lb_port, dead = free_port(), free_port()
+            while dead in (lb_port, replica):  # a port just released may be handed out again
+                dead = free_port()
             cfg = Path(tempfile.mkstemp(suffix=".cfg")[1])
-            cfg.write_text(haproxy_config(lb_port, [replica, free_port()]))  # the second one is dead
+            cfg.write_text(haproxy_config(lb_port, [replica, dead]))  # the second one is dead
             proc = subprocess.Popen([str(HAPROXY), "-f", str(cfg), "-db"], stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL)
+                                    stderr=subprocess.PIPE)
             try:
                 lb = f"ws://127.0.0.1:{lb_port}/ws"
+                await listening(proc, lb_port)
                 await asyncio.sleep(1.5)  # the health checks mark the dead replica down
                 replies = [await typed_turn(lb) for _ in range(3)]  # leastconn would try both
                 await app.drain()  # nothing under way: returns at once, and /readyz now fails
