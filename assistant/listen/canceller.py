@@ -20,7 +20,7 @@ subtraction's median: direct echo at -10 dB 19.8 dB, at 0 dB 29.8 dB; the rooms 
 (the small office's 0.3 m laptop path the highest). A median is robust to a person speaking
 over part of the window: their chunks read ~0 dB, the echo's go on reading what they read.
 In bench echo's rooms, one sitting, ``auto`` and AEC3 alone did the same: each interrupted
-itself in 1 of 29 long replies (paused in 2 and 3).
+itself in 1 of 29 long replies (and paused in 1 and 2 others).
 """
 
 from __future__ import annotations
