@@ -73,7 +73,7 @@ class Child:
         return self.log.read_text(errors="replace")[-1500:]
 
 
-async def _http_ok(url: str, child: Child, timeout_s: float) -> None:
+async def http_ok(url: str, child: Child, timeout_s: float) -> None:
     """Wait until ``url`` answers 200 (or the child dies, or time runs out)."""
     def get() -> bool:
         try:
@@ -145,7 +145,7 @@ class Cluster:
                     str(llm_port), "--n_ctx", "2048", "--n_threads", "2", "--interrupt_requests", "False"]
         llm = Child.start("llm", argv)
         self.children.append(llm)
-        await _http_ok(f"http://127.0.0.1:{llm_port}/v1/models", llm, 300)
+        await http_ok(f"http://127.0.0.1:{llm_port}/v1/models", llm, 300)
         env = {"ASSISTANT_LLM_URL": f"http://127.0.0.1:{llm_port}/v1"}
         self.replicas = [ServerProcess(self.max_sessions, env) for _ in range(self.replica_count)]
         for r in self.replicas:
@@ -158,8 +158,8 @@ class Cluster:
         lb = Child.start("haproxy", [haproxy, "-f", str(cfg), "-db"])
         self.children.append(lb)
         for r in self.replicas:
-            await _http_ok(f"http://127.0.0.1:{r.port}/readyz", lb, 120)
-        await _http_ok(f"http://127.0.0.1:{self.port}/readyz", lb, 30)
+            await http_ok(f"http://127.0.0.1:{r.port}/readyz", lb, 120)
+        await http_ok(f"http://127.0.0.1:{self.port}/readyz", lb, 30)
 
     def stop(self) -> list[int]:
         """Stop everything (the balancer first); the replicas' exit codes."""
