@@ -215,3 +215,25 @@ def test_a_simulated_room_is_the_same_room_every_time() -> None:
     pra.random.get_rng().uniform(size=100)  # another simulation's draws
     assert np.array_equal(first, impulse_response(ROOMS[2], seed=3))
     assert not np.array_equal(first, impulse_response(ROOMS[2], seed=4))
+
+
+def test_the_echo_bench_counts_pauses_by_room_and_before_the_person() -> None:
+    from assistant.bench.echo import summary
+
+    def row(level: float | None, room: str, paused: bool = False, interrupted: bool = False,
+            stop_ms: float | None = None, before: bool = False) -> dict[str, object]:
+        return {"ok": True, "level": level, "room": room, "paused": paused, "interrupted": interrupted,
+                "stop_ms": stop_ms, "erle_db": 20.0, "paused_before": before}
+
+    rows = [row(None, "office"), row(None, "hall", paused=True), row(None, "hall", interrupted=True),
+            row(None, "office"), {"ok": False, "level": None, "room": "hall"},
+            row(0.0, "office", paused=True, interrupted=True, stop_ms=120.0),
+            row(0.0, "hall", paused=True, interrupted=True, stop_ms=900.0, before=True),
+            row(-6.0, "hall", paused=True, stop_ms=300.0)]
+    out = summary(rows)
+    assert out["alone_trials"] == 4  # the failed trial is not counted
+    assert out["self_pause_rate"] == 0.5 and out["self_interrupt_rate"] == 0.25
+    assert out["self_pauses_by_room"] == {"hall": 2, "office": 0}
+    assert out["detected_+0db"] == 1.0 and out["detected_-6db"] == 0.0 and out["trials_+6db"] == 0
+    assert out["paused_before_speech_rate"] == round(1 / 3, 3)
+    assert out["stop_ms_p50"] == 300.0
