@@ -65,6 +65,30 @@ def test_the_language_model_reranks_what_a_person_would_say(assistant: Assistant
     assert [h.posterior for h in same] == [0.9, 0.1]  # nothing to choose: the recogniser's own
 
 
+def test_the_language_model_scores_each_text_once(assistant: Assistant) -> None:
+    # The final's n-best is mostly the speculative final's texts with moved posteriors: the LM's
+    # scores are kept per text, so re-ranking it again costs the LM nothing.
+    import math
+
+    rescorer = assistant.rescorer
+    assert rescorer is not None
+    asked: list[int] = []
+    score = rescorer._logprobs
+    rescorer._logprobs = lambda seqs: asked.append(len(seqs)) or score(seqs)  # type: ignore[method-assign]
+    try:
+        first = rescorer.rescore((H("Is a spider an insect?", -1.0, 0.5), H("Is a spied her an insect?", -1.1, 0.3)))
+        again = rescorer.rescore((H("Is a spider an insect?", -1.0, 0.45), H("Is a spied her an insect?", -1.1, 0.35)))
+        rescorer.rescore((H("Is a spider an insect?", -1.0, 0.4), H("Is a spy door an insect?", -1.2, 0.3)))
+    finally:
+        del rescorer._logprobs
+    assert asked == [2, 1]  # the third list had one new text
+    ratio = {h.text: h.posterior for h in first}, {h.text: h.posterior for h in again}
+    spider, other = "Is a spider an insect?", "Is a spied her an insect?"
+    # Same LM scores: the log-odds moved only by the recogniser's own change.
+    moved = math.log(ratio[1][spider] / ratio[1][other]) - math.log(ratio[0][spider] / ratio[0][other])
+    assert abs(moved - (math.log(0.45 / 0.35) - math.log(0.5 / 0.3))) < 1e-6
+
+
 def test_the_llm_picks_an_intent_only_where_a_skill_could_take_it(assistant: Assistant) -> None:
     from assistant.skills import SkillRegistry
     from assistant.understand.intents import LABELS

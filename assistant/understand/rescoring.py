@@ -38,6 +38,8 @@ MIN_POSTERIOR = 0.1
 MAX_SCORED = 3
 #: A best hypothesis this sure is kept without asking the LM.
 SURE = 0.85
+#: Hypothesis texts whose LM scores are kept (a few turns' worth of n-best lists).
+RECENT_TEXTS = 32
 
 
 class LMRescorer:
@@ -50,9 +52,11 @@ class LMRescorer:
         self._llama: Any = Llama(model_path=str(model_path), n_ctx=256, n_threads=n_threads, n_batch=256,
                                  logits_all=True, verbose=False)
         self._lock = threading.Lock()
-        # Recent results: the speculative final's n-best is re-ranked before the endpoint
-        # (while the person is silent), and the final, usually the same n-best, finds it here.
-        self._recent: OrderedDict[tuple[tuple[str, float], ...], tuple[Hypothesis, ...]] = OrderedDict()
+        # The LM's log-probability of each recent hypothesis text. The speculative final's n-best
+        # is re-ranked before the endpoint (while the person is silent); the final's usually has
+        # the same texts with posteriors a little moved, and only a text not scored yet costs
+        # the LM anything (the posteriors do not enter its score).
+        self._scores: OrderedDict[str, float] = OrderedDict()
         # The hypothesis is read as a user's chat message (Qwen's ChatML), so the model
         # judges it as something a person would say to an assistant.
         self._head = self._tokens("<|im_start|>user\n", special=True)
@@ -70,20 +74,24 @@ class LMRescorer:
         scored = [h for h in nbest if h.text.strip() and h.posterior >= MIN_POSTERIOR][:MAX_SCORED]
         if len({" ".join(h.text.lower().split()) for h in scored}) < 2 or max(h.posterior for h in nbest) >= SURE:
             return nbest
-        key = tuple((h.text, h.posterior) for h in nbest)
+        texts = [h.text.strip() for h in scored]
         if not self._lock.acquire(blocking=wait):
             return nbest
-        try:  # one scoring at a time; a second ask for the same n-best waits and finds it
-            if key not in self._recent:
-                self._recent[key] = self._rescored(nbest, scored)
-                while len(self._recent) > 8:
-                    self._recent.popitem(last=False)
-            return self._recent[key]
+        try:  # one scoring at a time; a second ask for the same texts waits and finds them
+            new = [t for t in dict.fromkeys(texts) if t not in self._scores]
+            if new:
+                self._scores.update(zip(new, self._logprobs([self._head + self._tokens(t) + self._tail
+                                                              for t in new])))
+            for t in texts:
+                self._scores.move_to_end(t)
+            while len(self._scores) > RECENT_TEXTS:
+                self._scores.popitem(last=False)
+            return self._rescored(nbest, scored, [self._scores[t] for t in texts])
         finally:
             self._lock.release()
 
-    def _rescored(self, nbest: tuple[Hypothesis, ...], scored: list[Hypothesis]) -> tuple[Hypothesis, ...]:
-        lm = self._logprobs([self._head + self._tokens(h.text.strip()) + self._tail for h in scored])
+    def _rescored(self, nbest: tuple[Hypothesis, ...], scored: list[Hypothesis],
+                  lm: list[float]) -> tuple[Hypothesis, ...]:
         scores = [math.log(h.posterior) + self.weight * s for h, s in zip(scored, lm)]
         top = max(scores)
         weights = [math.exp(s - top) for s in scores]
