@@ -70,8 +70,8 @@ async def _trial(bot: Assistant, ask: np.ndarray, room: RoomPath, speech: np.nda
             "ok": True,
             "interrupted": bool(client.events_of("interrupt", turn)),
             "paused": bool(client.events_of("response.paused", turn)),
-            # The reply had already paused on its own echo before the person spoke: their stop
-            # time is then that of the next pause or the interrupt their words bring.
+            # The reply paused on its own echo before the person spoke (it may have resumed since):
+            # where it was still paused, their stop time is that of the interrupt their words bring.
             "paused_before": onset_at is not None and any(
                 r.at < onset_at for r in client.events_of("response.paused", turn)),
             "stop_ms": (min(stops) - onset_at) * 1000 if stops and onset_at is not None else None,
