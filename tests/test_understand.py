@@ -82,10 +82,10 @@ def test_the_language_model_scores_each_text_once(assistant: Assistant) -> None:
     finally:
         del rescorer._logprobs
     assert asked == [2, 1]  # the third list had one new text
-    ratio = {h.text: h.posterior for h in first}, {h.text: h.posterior for h in again}
+    before, after = {h.text: h.posterior for h in first}, {h.text: h.posterior for h in again}
     spider, other = "Is a spider an insect?", "Is a spied her an insect?"
     # Same LM scores: the log-odds moved only by the recogniser's own change.
-    moved = math.log(ratio[1][spider] / ratio[1][other]) - math.log(ratio[0][spider] / ratio[0][other])
+    moved = math.log(after[spider] / after[other]) - math.log(before[spider] / before[other])
     assert abs(moved - (math.log(0.45 / 0.35) - math.log(0.5 / 0.3))) < 1e-6
 
 

@@ -21,6 +21,7 @@ import asyncio
 import copy
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -137,25 +138,30 @@ async def bench_echo(alone: int = 30, per_level: int = 14, methods: tuple[str, .
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The bench's figures from its trials' rows (``level`` None: nobody spoke over the reply)."""
+    def share(got: list[dict[str, Any]], test: Callable[[dict[str, Any]], bool]) -> float:
+        return round(sum(bool(test(r)) for r in got) / max(1, len(got)), 3)
+
+    def stopped(r: dict[str, Any]) -> bool:  # paused or interrupted: either is the reply stopping
+        return bool(r["paused"] or r["interrupted"])
+
     lone = [r for r in rows if r["level"] is None and r["ok"]]
     out: dict[str, Any] = {
         "alone_trials": len(lone),
-        "self_interrupt_rate": round(sum(r["interrupted"] for r in lone) / max(1, len(lone)), 3),
-        "self_pause_rate": round(sum(r["paused"] or r["interrupted"] for r in lone) / max(1, len(lone)), 3),
+        "self_interrupt_rate": share(lone, lambda r: r["interrupted"]),
+        "self_pause_rate": share(lone, stopped),
         "erle_db_p50": rounded(percentile([r["erle_db"] for r in lone if r["erle_db"] is not None], 50)),
     }
     # Where it happens. AEC3's output replayed offline from 30 of these replies: echo left
     # nearly whole (under 6 dB removed) in 14-29% of the loud 20 ms chunks in the large
     # reverberant room (RT60 0.8 s, 1.5 m), 0-7% in the other rooms.
     rooms = sorted({r["room"] for r in lone})
-    out["self_pauses_by_room"] = {room: sum(bool(r["paused"] or r["interrupted"]) for r in lone if r["room"] == room)
-                                  for room in rooms}
+    out["self_pauses_by_room"] = {room: sum(stopped(r) for r in lone if r["room"] == room) for room in rooms}
     spoken = [r for r in rows if r["level"] is not None and r["ok"]]
     for level in LEVELS_DB:
         got = [r for r in spoken if r["level"] == level]
-        out[f"detected_{level:+.0f}db"] = round(sum(r["interrupted"] for r in got) / max(1, len(got)), 3)
+        out[f"detected_{level:+.0f}db"] = share(got, lambda r: r["interrupted"])
         out[f"trials_{level:+.0f}db"] = len(got)
-    out["paused_before_speech_rate"] = round(sum(bool(r.get("paused_before")) for r in spoken) / max(1, len(spoken)), 3)
+    out["paused_before_speech_rate"] = share(spoken, lambda r: bool(r.get("paused_before")))
     stops = [r["stop_ms"] for r in spoken if r["stop_ms"] is not None]
     out.update(stop_ms_p50=rounded(percentile(stops, 50)), stop_ms_p95=rounded(percentile(stops, 95)))
     return out
