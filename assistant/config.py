@@ -263,6 +263,11 @@ class DuplexConfig:
     replies against all 28; against a direct, unreverberant echo (tests/test_duplex.py) its
     double-talk suppression in its first seconds removed a loud person with the echo (6 of 32
     of those tests failed over eight runs with it alone), which the subtraction does not."""
+    near_end_check: bool = True
+    """While the assistant speaks, speech starts only with a talker heard in the microphone over
+    the echo's expected level (:class:`~assistant.listen.presence.NearEndPresence`), and at once
+    when the microphone is sure of one: AEC3's leaks in reverberant rooms no longer pause the
+    reply, and its muting of a person's first syllables no longer delays the stop."""
     strict_speech_threshold: float = 0.65
     """Silero threshold to start speech while the assistant speaks (normally ``vad.speech_threshold``)."""
     strict_start_ms: int = 96

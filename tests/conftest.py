@@ -37,6 +37,16 @@ def noise(kind: str, seconds: float, seed: int = 0) -> np.ndarray:
     }[kind].astype(np.float32)
 
 
+def through_room(spec_index: int, reply: np.ndarray, lead: int = 3200) -> tuple[np.ndarray, np.ndarray]:
+    """(microphone, reference) for ``reply`` played into a simulated room, heard ``lead`` after it was sent."""
+    from assistant.bench.rooms import ROOMS, RoomPath
+
+    room = RoomPath(ROOMS[spec_index], seed=3)
+    spk = np.concatenate([np.zeros(lead, np.float32), reply])
+    mic = np.concatenate([room(spk[i : i + 320]) for i in range(0, len(spk), 320)])
+    return mic, np.concatenate([reply, np.zeros(lead, np.float32)])[: len(mic)]
+
+
 @pytest.fixture(scope="session")
 def assistant() -> Assistant:
     """All real models, loaded once (a few seconds)."""

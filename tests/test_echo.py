@@ -8,7 +8,7 @@ import pytest
 from assistant import load_audio
 from assistant.audio import rms_dbfs
 from assistant.listen.echo import EchoSuppressor
-from conftest import SAMPLES
+from conftest import SAMPLES, through_room
 
 
 def run(mic: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -68,16 +68,6 @@ def test_no_reference_means_no_change() -> None:
 
 
 # -- WebRTC's AEC3 through simulated rooms --------------------------------------------------------
-
-def through_room(spec_index: int, reply: np.ndarray, lead: int = 3200) -> tuple[np.ndarray, np.ndarray]:
-    """(microphone, reference) for ``reply`` played into a simulated room, heard ``lead`` after it was sent."""
-    from assistant.bench.rooms import ROOMS, RoomPath
-
-    room = RoomPath(ROOMS[spec_index], seed=3)
-    spk = np.concatenate([np.zeros(lead, np.float32), reply])
-    mic = np.concatenate([room(spk[i : i + 320]) for i in range(0, len(spk), 320)])
-    return mic, np.concatenate([reply, np.zeros(lead, np.float32)])[: len(mic)]
-
 
 def cancel(mic: np.ndarray, ref: np.ndarray) -> np.ndarray:
     from assistant.listen.aec import LATENCY_SAMPLES, EchoCanceller

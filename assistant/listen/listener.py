@@ -38,6 +38,7 @@ from ..metrics import TurnClock, TurnClocks
 from .asr import LocalAgreement, Recognizer, Transcript
 from .canceller import echo_canceller
 from .echo import EchoMatch
+from .presence import NearEndPresence
 from .turn_end import SmartTurn, TurnJudge, WordsCue
 from .vad import Dropped, Endpointer, FrameVAD, Pause, SpeechStart, Utterance, VoiceDetector
 
@@ -127,6 +128,7 @@ class Listener:
         self.echo = echo_canceller(config.duplex)
         self.decode_seconds = 0.0  # compute spent decoding (for the real-time factor)
         self._echo_match = EchoMatch()
+        self.presence = NearEndPresence()
         self.vad_seconds = 0.0
         self.on_words_so_far: Callable[[tuple[Hypothesis, ...]], None] = lambda nbest: None
         """Called with the speculative final's n-best as soon as it is decoded, before the
@@ -157,6 +159,8 @@ class Listener:
         # for: only a pause of the person's own turn is held.
         self.endpointer.pause_hold_ms = t.max_wait_ms if t.semantic and not self._agent_speaking else 0
         self.endpointer.silence_ends = t.silence_ends_turn
+        self.endpointer.over_echo = self.presence if (
+            self._agent_speaking and d.echo_suppression and d.near_end_check) else None
 
     @property
     def echo_share(self) -> float:
@@ -254,6 +258,7 @@ class Listener:
         if chunk is None:
             return [*self.endpointer.flush()]
         if self.config.duplex.echo_suppression and self.echo.active:
+            self.presence.heard(chunk, self.echo.reference(self._position, len(chunk)))
             chunk = self.echo.process(chunk, self._position)
         self._echo_match.heard(chunk, self._position)
         return self.endpointer.feed(chunk)
@@ -270,6 +275,7 @@ class Listener:
         in_speech = self.endpointer.in_speech
         self._vad.reset()
         self.endpointer = Endpointer(self._vad, self.endpointer.config)
+        self.settings_changed()
         await self._send(ErrorEvent(self._turn if in_speech else 0, f"listening failed on this audio: {err}",
                                     "vad_error"))
         return [Dropped(0, self._position * 1000 // INPUT_SAMPLE_RATE)] if in_speech else []

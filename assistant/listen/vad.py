@@ -64,6 +64,17 @@ class FrameDecision:
     prob: float
 
 
+class EchoPresence(Protocol):
+    """Whether a near-end talker is heard over the assistant's own voice (the real one is
+    :class:`~.presence.NearEndPresence`)."""
+
+    @property
+    def sure(self) -> bool: ...
+
+    @property
+    def recent(self) -> bool: ...
+
+
 class VoiceDetector(Protocol):
     """A per-frame speech detector for one stream (the real one is :class:`FrameVAD`)."""
 
@@ -156,6 +167,10 @@ class Endpointer:
         self._pauses = 0
         self.silence_ends = True
         """False: only :meth:`flush` (the client's commit) or the length limit ends an utterance."""
+        self.over_echo: EchoPresence | None = None
+        """Set while the assistant's voice is in the room: then a near-end talker must be heard
+        in the microphone for speech to start (see :meth:`_starts`)."""
+        self._unconfirmed = 0  # frames in a row the VAD alone heard speech over the echo
 
     @property
     def in_speech(self) -> bool:
@@ -190,11 +205,28 @@ class Endpointer:
             return self.config.silence_ms
         return self._wait_ms or self.pause_hold_ms
 
+    #: Speech the VAD alone hears over the echo for this long starts without the talker check,
+    #: so a person the check misses is never ignored for good (AEC3's leaks last 0.2-1 s).
+    UNCONFIRMED_START_MS = 1500
+
     def _is_speech(self, d: FrameDecision) -> bool:
+        over_echo = self.over_echo
         if self._in_speech:
-            # webrtcvad misses soft word endings that Silero still hears.
-            return d.prob >= self.config.continue_threshold
-        return d.webrtc and d.prob >= self.config.speech_threshold
+            # webrtcvad misses soft word endings that Silero still hears; over the echo AEC3 may
+            # still be muting the talker the microphone shows.
+            return d.prob >= self.config.continue_threshold or (over_echo is not None and over_echo.recent)
+        heard = d.webrtc and d.prob >= self.config.speech_threshold
+        if over_echo is None:
+            return heard
+        # What the VAD hears over the reply may be the canceller's leak: it counts only with a
+        # talker in the microphone (recent), or once it has gone on long enough.
+        self._unconfirmed = self._unconfirmed + 1 if heard and not over_echo.recent else 0
+        return heard and (over_echo.recent or self._unconfirmed * FRAME_MS >= self.UNCONFIRMED_START_MS)
+
+    def _starts(self) -> bool:
+        """Enough speech in a row to start, or a talker the microphone is sure of over the echo
+        (the VAD hears AEC3's output, which mutes a person's first 300-400 ms)."""
+        return self._run * FRAME_MS >= self.config.start_ms or (self.over_echo is not None and self.over_echo.sure)
 
     def feed(self, audio: np.ndarray) -> list[SpeechStart | Pause | Utterance | Dropped]:
         """Process a chunk of audio; return the events it completed, in order."""
@@ -232,12 +264,12 @@ class Endpointer:
         if not self._in_speech:
             self._preroll.append(frame)
             self._run = self._run + 1 if speech else 0
-            if self._run * FRAME_MS >= cfg.start_ms:
+            if self._starts():
                 self._in_speech = True
-                self._start_frame = idx - self._run + 1
+                self._start_frame = idx - max(self._run, 1) + 1
                 self._frames = list(self._preroll)
                 self._preroll.clear()
-                self._speech_frames = self._run
+                self._speech_frames = max(self._run, 1)
                 self._silence = 0
                 self._last_speech_frame = idx
                 events.append(SpeechStart(self._start_frame * FRAME_MS))
@@ -265,7 +297,7 @@ class Endpointer:
         cfg = self.config
         self._in_speech = False
         self._holding = False
-        self._run = 0
+        self._run = self._unconfirmed = 0
         frames = self._frames
         self._frames = []
         # Keep a short tail after the last speech frame; drop the rest of the silence.
