@@ -106,3 +106,9 @@ def test_a_sure_talker_starts_speech_at_once_and_a_recent_one_lets_the_vad_start
 def test_without_the_echo_the_vad_alone_decides() -> None:
     ep = Endpointer(AlwaysSpeech(), VADConfig(start_ms=64))
     assert starts(ep, 0.07) == [0]
+
+
+def test_where_the_canceller_explains_the_echo_the_vad_starts_speech_as_usual() -> None:
+    ep = Endpointer(AlwaysSpeech(), VADConfig(start_ms=64))
+    ep.over_echo, ep.echo_explained = ScriptedPresence(), True
+    assert starts(ep, 0.07) == [0]

@@ -91,6 +91,11 @@ class ChosenCanceller(ReferenceCanceller):
         """The subtraction's residual is the one passed on now."""
         return self._subtracting
 
+    @property
+    def explains_echo(self) -> bool:
+        """While the subtraction's residual is passed on, its measured ERLE says it holds little echo."""
+        return self._subtracting
+
     def process(self, mic: np.ndarray, at: int) -> np.ndarray:
         """``mic`` (input positions ``at`` ...) with the echo taken out, ``LATENCY_SAMPLES`` late."""
         if not self.active or len(mic) == 0:

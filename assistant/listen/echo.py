@@ -171,6 +171,11 @@ class ReferenceCanceller(ABC):
     def active(self) -> bool:
         return self._played.active
 
+    @property
+    def explains_echo(self) -> bool:
+        """The residual is known to hold little of the echo (measured, not assumed)."""
+        return False
+
     def played(self, audio: np.ndarray, at: int) -> None:
         """Reference ``audio`` (float32, 16 kHz) was sent for playback at input position ``at``."""
         self._played.played(audio, at)

@@ -260,6 +260,7 @@ class Listener:
         if self.config.duplex.echo_suppression and self.echo.active:
             self.presence.heard(chunk, self.echo.reference(self._position, len(chunk)))
             chunk = self.echo.process(chunk, self._position)
+            self.endpointer.echo_explained = self.echo.explains_echo
         self._echo_match.heard(chunk, self._position)
         return self.endpointer.feed(chunk)
 

@@ -170,6 +170,9 @@ class Endpointer:
         self.over_echo: EchoPresence | None = None
         """Set while the assistant's voice is in the room: then a near-end talker must be heard
         in the microphone for speech to start (see :meth:`_starts`)."""
+        self.echo_explained = False
+        """The canceller's residual is known to hold little echo (the subtraction explains it):
+        over the echo the VAD's speech needs no talker check then, only its quick start."""
         self._unconfirmed = 0  # frames in a row the VAD alone heard speech over the echo
 
     @property
@@ -220,8 +223,9 @@ class Endpointer:
             return heard
         # What the VAD hears over the reply may be the canceller's leak: it counts only with a
         # talker in the microphone (recent), or once it has gone on long enough.
-        self._unconfirmed = self._unconfirmed + 1 if heard and not over_echo.recent else 0
-        return heard and (over_echo.recent or self._unconfirmed * FRAME_MS >= self.UNCONFIRMED_START_MS)
+        confirmed = over_echo.recent or self.echo_explained
+        self._unconfirmed = self._unconfirmed + 1 if heard and not confirmed else 0
+        return heard and (confirmed or self._unconfirmed * FRAME_MS >= self.UNCONFIRMED_START_MS)
 
     def _starts(self) -> bool:
         """Enough speech in a row to start, or a talker the microphone is sure of over the echo
