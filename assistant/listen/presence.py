@@ -19,11 +19,13 @@ alone stays near its prediction, a person's voice is spectrally unlike the reply
 moment. While it says so, the filter stops learning upwards (so a person does not teach it
 that they are echo), for at most a second (so a louder echo path is still learnt).
 
-Chosen on the recorded inputs of 45 bench-echo trials (30 replies alone, 15 with a person at
--6, 0 and +6 dB), offline: runs of 3 such frames came in none of the 30 replies alone, and
-within 150 ms of the person's first sound in 12 of 15 trials (within 300 ms in 13, p50 68
-ms); runs of 2 came in 2 of the 30. The ratio 4 (12 dB) is where the replies alone stopped
-having runs: at 3 (9.5 dB) 9 of 30 had them. Cost: 0.15 ms per 20 ms frame (2-core AMD EPYC).
+Chosen on the recorded inputs of bench-echo trials replayed offline (60 replies alone, 33
+with a person at -6, 0 and +6 dB): no reply alone had a run of 2 such frames (5 of 60 had a
+single one), and a person's run came 44 ms after their first sound (p50; within 150 ms in
+82%, within 300 ms in 88%: a first word on a loud stretch of the echo is often missed, the
+second is not). A ratio of 3.5 (11 dB) brought runs into 3 replies alone and no quicker
+detection; a share of 0.6 single frames into 8 of 60.
+Cost: 0.15 ms per 20 ms frame (2-core AMD EPYC).
 """
 
 from __future__ import annotations
@@ -66,8 +68,8 @@ class NearEndPresence:
     RATIO = 4.0
     #: ... and a frame does when such bands hold this share of its loud bands' energy.
     SHARE = 0.7
-    #: Frames in a row that make a talker sure (60 ms), and how long one stays recent (300 ms).
-    SURE_RUN = 3
+    #: Frames in a row that make a talker sure (40 ms), and how long one stays recent (300 ms).
+    SURE_RUN = 2
     RECENT_FRAMES = 15
     #: Longest stretch (frames, 1 s) the echo model is held from learning upwards.
     HOLD_FRAMES = 50
