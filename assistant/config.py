@@ -267,7 +267,8 @@ class DuplexConfig:
     """While the assistant speaks, speech starts only with a talker heard in the microphone over
     the echo's expected level (:class:`~assistant.listen.presence.NearEndPresence`), and at once
     when the microphone is sure of one: AEC3's leaks in reverberant rooms no longer pause the
-    reply, and its muting of a person's first syllables no longer delays the stop."""
+    reply, and its muting of a person's first syllables no longer delays the stop. Where the
+    subtraction explains the echo (``auto`` on a plain echo) the VAD's start needs no check."""
     strict_speech_threshold: float = 0.65
     """Silero threshold to start speech while the assistant speaks (normally ``vad.speech_threshold``)."""
     strict_start_ms: int = 96

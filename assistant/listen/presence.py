@@ -137,11 +137,12 @@ class NearEndPresence:
         self._run = self._run + 1 if talker else 0
         self._since = 0 if talker else self._since + 1
         error = m - echo
+        if not talker:
+            self._held = 0
         if talker and self._held < self.HOLD_FRAMES:
             self._held += 1
             error = np.minimum(error, 0.0)
         else:
-            self._held = 0 if not talker else self._held
             error = np.minimum(error, echo + 1e-4)  # near-end sound only adds: at most double the guess
         norm = (self._played * self._played).sum(axis=0) + 1e-6
         if float(self._played.max()) > 1e-3:

@@ -172,7 +172,8 @@ class Endpointer:
         in the microphone for speech to start (see :meth:`_starts`)."""
         self.echo_explained = False
         """The canceller's residual is known to hold little echo (the subtraction explains it):
-        over the echo the VAD's speech needs no talker check then, only its quick start."""
+        over the echo the VAD's speech needs no talker check then, only its quick start. With the
+        check there too, bench bargein's plain -10 dB echo missed 2 of 10 people (stop p95 734 ms)."""
         self._unconfirmed = 0  # frames in a row the VAD alone heard speech over the echo
 
     @property
