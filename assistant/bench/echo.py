@@ -9,7 +9,9 @@ second voice, espeak-ng) for a story; the assistant answers with a long reply, a
 - ``speech``: 1-2.5 s into the reply a person says a request over it, at -6, 0 or +6 dB
   relative to the echo at the microphone. Detected: the reply is interrupted. Stop time:
   from the person's first sound to the reply's audio stopping (the first pause or the
-  interrupt after their first sound, whichever comes first).
+  interrupt once their audio began, whichever comes first; 0 when it came before their
+  first sound: the two real recordings carry 0.3-0.5 s of their own room's noise before it,
+  which the talker check can hear at 0 and +6 dB, and a stop on it is a stop on them).
 
 The residual echo is the canceller's ERLE over the ``alone`` replies (microphone energy
 against what is left after it). The cancellers can be run side by side (``--methods``).
@@ -52,30 +54,30 @@ async def _trial(bot: Assistant, ask: np.ndarray, room: RoomPath, speech: np.nda
         if (turn := await first_reply_turn(client, deadline)) is None:
             return {"ok": False}
         await client.stream(silence(at_s))
-        onset_at = None
+        onset_at = begun_at = None
         if speech is not None:
             scale = 10 ** (level_db / 20) * _reply_echo_rms(client) / max(1e-6, _rms(speech))
-            first = client.sent + int(np.argmax(np.abs(speech) > 0.02))
+            begun, first = client.sent, client.sent + int(np.argmax(np.abs(speech) > 0.02))
             await client.stream(np.concatenate([scale * speech, silence(1.5)]).astype(np.float32))
-            onset_at = client.sent_at(first)
+            onset_at, begun_at = client.sent_at(first), client.sent_at(begun)
         else:
             while (client.playing() or not client.events_of("response.done", turn)) and \
                     not client.events_of("interrupt", turn) and time.perf_counter() < deadline + 60:
                 await client.stream(silence(0.2))
         await client.stream(silence(0.3))
-        # The first stop after the person began: one before it was the reply pausing on its own
-        # echo (counted in self_pause_rate), not a reaction to them.
+        # The first stop once the person's audio began: one before it was the reply pausing on
+        # its own echo (paused_before), not a reaction to them.
         stops = [r.at for r in (*client.events_of("response.paused", turn), *client.events_of("interrupt", turn))
-                 if onset_at is None or r.at >= onset_at]
+                 if begun_at is None or r.at >= begun_at]
         return {
             "ok": True,
             "interrupted": bool(client.events_of("interrupt", turn)),
             "paused": bool(client.events_of("response.paused", turn)),
             # The reply paused on its own echo before the person spoke (it may have resumed since):
             # where it was still paused, their stop time is that of the interrupt their words bring.
-            "paused_before": onset_at is not None and any(
-                r.at < onset_at for r in client.events_of("response.paused", turn)),
-            "stop_ms": (min(stops) - onset_at) * 1000 if stops and onset_at is not None else None,
+            "paused_before": begun_at is not None and any(
+                r.at < begun_at for r in client.events_of("response.paused", turn)),
+            "stop_ms": max(0.0, (min(stops) - onset_at) * 1000) if stops and onset_at is not None else None,
             "erle_db": session.listener.echo.erle_db,
             "heard": [r.event.get("transcript") for r in client.events_of(
                 "conversation.item.input_audio_transcription.completed") if r.event.get("turn_id", 0) > turn],
