@@ -137,6 +137,7 @@ class NearEndPresence:
     def _frame(self, m: np.ndarray, p: np.ndarray) -> None:
         self._played = np.roll(self._played, 1, axis=0)
         self._played[0] = p
+        # What was played at each lag, as the loudest within JITTER frames either side.
         played = np.lib.stride_tricks.sliding_window_view(
             np.pad(self._played, ((self.JITTER, self.JITTER), (0, 0))), 2 * self.JITTER + 1, axis=0).max(axis=-1)
         # The room's noise floor per band: follows drops at once, rises ~0.9 dB/s.
@@ -152,7 +153,9 @@ class NearEndPresence:
             talker = energy[m > self.RATIO * (echo + noise)].sum() >= self.SHARE * total
             strong = energy[m > self.STRONG_RATIO * (echo + noise)].sum() >= self.STRONG_SHARE * total
             talker = talker or strong
-        self._run = max(self._run + 1, self.SURE_RUN) if strong else self._run + 1 if talker else 0
+        self._run = self._run + 1 if talker else 0
+        if strong:
+            self._run = max(self._run, self.SURE_RUN)
         self._since = 0 if talker else self._since + 1
         error = m - echo
         if not talker:
