@@ -318,6 +318,10 @@ class DuplexConfig:
     """A reading of speech over the reply that the n-best gives at least this posterior counts:
     short speech (under ``backchannel_max_ms``) with a backchannel reading is a backchannel (the reply
     resumes), speech with a stop-command reading is a stop ("Start up." 0.66 / "Stop." 0.21)."""
+    short_stop_min_posterior: float = 0.1
+    """Over the reply, speech shorter than ``backchannel_max_ms`` is a stop with a stop-command
+    reading this likely: a one-word "Stop." gives Whisper few frames (a CI run of the duplex test
+    heard "Start up." 0.63, "startup." 0.22, "Stop." 0.15 in 608 ms, and answered it)."""
 
 
 @dataclass

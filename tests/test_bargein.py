@@ -101,6 +101,16 @@ def test_a_stop_command_interrupts_even_when_its_echo_share_says_echo() -> None:
     b.speech_stopped(SPEECH, 3712)
     heard = (Hypothesis("Start up.", -1.37, 0.66), Hypothesis("Stop.", -1.6, 0.21), Hypothesis("start.", -2.0, 0.09))
     assert b.final(SPEECH, "Start up.", 0.2, heard) == [InterruptReply(REPLY), DropFinal(SPEECH)]
+    # Short speech needs a less likely reading to be a stop; a longer one does not count it.
+    b = speaking()
+    b.speech_started(SPEECH, 3392, 1000)
+    b.speech_stopped(SPEECH, 4000)
+    heard = (Hypothesis("Start up.", -1.0, 0.63), Hypothesis("startup.", -1.5, 0.22), Hypothesis("Stop.", -1.5, 0.15))
+    assert b.final(SPEECH, "Start up.", 0.49, heard) == [InterruptReply(REPLY), DropFinal(SPEECH)]
+    b = speaking()
+    b.speech_started(SPEECH, 3392, 1000)
+    b.speech_stopped(SPEECH, 5000)
+    assert DropFinal(SPEECH) not in b.final(SPEECH, "Start up.", 0.2, heard)
     # Other words that score as echo are still echo, and so are the reply's own.
     b = speaking()
     b.speech_started(SPEECH, 3392, 1000)

@@ -169,7 +169,8 @@ class BargeIn:
         # A stop command is heard whatever the echo share or a backchannel reading say. Once it
         # has cut the reply it has done all it asked, and is not a request to answer (it was:
         # "Stop." got "I'm sorry, but I can't assist with that.").
-        stop = self._stop_command(transcript, nbest)
+        short = self._over_reply(turn_id) and self._speech_ms < self.config.backchannel_max_ms
+        stop = self._stop_command(transcript, nbest, short)
         stopped: list[Decision] = [DropFinal(turn_id)] if stop else []
         if self._over_reply(turn_id):
             # A blip shorter than any real interruption ("stop" takes longer) is a false start,
@@ -265,10 +266,12 @@ class BargeIn:
     def _likely(self, nbest: Sequence[Hypothesis]) -> list[Hypothesis]:
         return [h for h in nbest if h.posterior >= self.config.reading_min_posterior]
 
-    def _stop_command(self, transcript: str, nbest: Sequence[Hypothesis]) -> bool:
+    def _stop_command(self, transcript: str, nbest: Sequence[Hypothesis], short: bool = False) -> bool:
         """The words, or a likely reading of them, are a stop command (a duplex test heard
-        "Start up." 0.66 with "Stop." 0.21, which the LM re-ranking then took as the request)."""
-        texts = [transcript, *(h.text for h in self._likely(nbest))]
+        "Start up." 0.66 with "Stop." 0.21, which the LM re-ranking then took as the request).
+        Over the reply, short speech needs a less likely reading (``short_stop_min_posterior``)."""
+        floor = self.config.short_stop_min_posterior if short else self.config.reading_min_posterior
+        texts = [transcript, *(h.text for h in nbest if h.posterior >= floor)]
         return any(word_key(t) in self.config.stop_commands for t in texts)
 
     def _only_echo(self, echo_share: float) -> bool:
