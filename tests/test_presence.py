@@ -27,8 +27,12 @@ def verdicts(mic: np.ndarray, ref: np.ndarray) -> np.ndarray:
     return np.array(out)
 
 
+def reply_parts() -> list[np.ndarray]:
+    return [load_audio(SAMPLES / f) for f in REPLY] * 2
+
+
 def reply_audio() -> np.ndarray:
-    return np.concatenate([load_audio(SAMPLES / f) for f in REPLY] * 2)
+    return np.concatenate(reply_parts())
 
 
 @pytest.mark.parametrize("room", [0, 2, 4])  # RT60 0.2, 0.5 and 0.8 s
@@ -61,7 +65,7 @@ def test_the_echos_lag_jumping_by_40_ms_between_sentences_is_no_talker(room: int
     # Playback timing moves the echo's lag by 20-40 ms within a reply (bench echo); at each
     # second sentence boundary here the echo comes 40 ms later (jump > 0) or sooner than before.
     # Without the model's lag tolerance, rooms 1 and 3 each had a false talker.
-    parts = [load_audio(SAMPLES / f) for f in REPLY] * 2
+    parts = reply_parts()
     mic, ref = through_room(room, np.concatenate(parts))
     for boundary in (np.cumsum([len(p) for p in parts])[:-1] + 3200)[::2]:
         if jump > 0:

@@ -169,10 +169,10 @@ class BargeIn:
         # A stop command is heard whatever the echo share or a backchannel reading say. Once it
         # has cut the reply it has done all it asked, and is not a request to answer (it was:
         # "Stop." got "I'm sorry, but I can't assist with that.").
-        short = self._over_reply(turn_id) and self._speech_ms < self.config.backchannel_max_ms
-        stop = self._stop_command(transcript, nbest, short)
+        over_reply = self._over_reply(turn_id)
+        stop = self._stop_command(transcript, nbest, short=over_reply and self._short_speech())
         stopped: list[Decision] = [DropFinal(turn_id)] if stop else []
-        if self._over_reply(turn_id):
+        if over_reply:
             # A blip shorter than any real interruption ("stop" takes longer) is a false start,
             # whatever Whisper made of it; so is the reply's own echo.
             if self._speech_ms < self.config.min_interrupt_ms or self._nothing(transcript) or (
@@ -260,18 +260,24 @@ class BargeIn:
         """Short speech that the recogniser also heard as a backchannel, fairly likely: over a
         reply, a misheard "yeah" ("he hasn't", with "Yes." at 0.23 in the n-best, 384 ms, in a
         duplex test) would otherwise cut the reply; a short "stop" has no such reading."""
-        return self._speech_ms < self.config.backchannel_max_ms and any(
+        return self._short_speech() and any(
             is_backchannel(h.text, self.config.backchannels) and h.text.strip() for h in self._likely(nbest))
 
-    def _likely(self, nbest: Sequence[Hypothesis]) -> list[Hypothesis]:
-        return [h for h in nbest if h.posterior >= self.config.reading_min_posterior]
+    def _short_speech(self) -> bool:
+        """The speech over the reply lasted less than any request (``backchannel_max_ms``)."""
+        return self._speech_ms < self.config.backchannel_max_ms
+
+    def _likely(self, nbest: Sequence[Hypothesis], floor: float | None = None) -> list[Hypothesis]:
+        """The readings at ``reading_min_posterior`` (or ``floor``) or above."""
+        least = self.config.reading_min_posterior if floor is None else floor
+        return [h for h in nbest if h.posterior >= least]
 
     def _stop_command(self, transcript: str, nbest: Sequence[Hypothesis], short: bool = False) -> bool:
         """The words, or a likely reading of them, are a stop command (a duplex test heard
         "Start up." 0.66 with "Stop." 0.21, which the LM re-ranking then took as the request).
         Over the reply, short speech needs a less likely reading (``short_stop_min_posterior``)."""
-        floor = self.config.short_stop_min_posterior if short else self.config.reading_min_posterior
-        texts = [transcript, *(h.text for h in nbest if h.posterior >= floor)]
+        floor = self.config.short_stop_min_posterior if short else None
+        texts = [transcript, *(h.text for h in self._likely(nbest, floor))]
         return any(word_key(t) in self.config.stop_commands for t in texts)
 
     def _only_echo(self, echo_share: float) -> bool:

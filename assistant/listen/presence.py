@@ -150,9 +150,8 @@ class NearEndPresence:
         talker = strong = False
         if float((m * m).sum()) > 10 * float((noise * noise).sum()):  # 10 dB over the room's noise
             total = max(float(energy.sum()), 1e-12)
-            talker = energy[m > self.RATIO * (echo + noise)].sum() >= self.SHARE * total
             strong = energy[m > self.STRONG_RATIO * (echo + noise)].sum() >= self.STRONG_SHARE * total
-            talker = talker or strong
+            talker = strong or energy[m > self.RATIO * (echo + noise)].sum() >= self.SHARE * total
         self._run = self._run + 1 if talker else 0
         if strong:
             self._run = max(self._run, self.SURE_RUN)
