@@ -28,6 +28,7 @@ from pathlib import Path
 
 from .config import Config, llm_role
 from .conversation.session import Session
+from .cores import CorePriority
 from .errors import ModelError
 from .listen.asr import Recognizer
 from .listen.listener import Listener
@@ -102,7 +103,7 @@ class Assistant:
         return llm.reachable() if isinstance(llm, OpenAICompatibleLLM) else None
 
     #: Loaded models that do not depend on the skills or the understanding thresholds.
-    _SHAREABLE = ("silero_path", "recognizer", "turn_model", "synthesizer", "responder", "classifier", "encoder",
+    _SHAREABLE = ("cores", "silero_path", "recognizer", "turn_model", "synthesizer", "responder", "classifier", "encoder",
                   "rescorer", "completeness")
 
     def sharing_models(self, config: Config | None = None, skills: SkillRegistry | None = None) -> Assistant:
@@ -139,6 +140,11 @@ class Assistant:
         return ThreadPoolExecutor(max_workers=64, thread_name_prefix="assistant-model")
 
     @cached_property
+    def cores(self) -> CorePriority:
+        """Who goes first on the shared cores: speech synthesis before the LLM's background work."""
+        return CorePriority()
+
+    @cached_property
     def silero_path(self) -> Path:
         with self._load_lock:
             return self.store.path_for("vad")
@@ -165,7 +171,7 @@ class Assistant:
             if cfg.url:
                 return OpenAICompatibleLLM(cfg.url, cfg)
             path = _user_path(cfg.model_path, "LLM model") if cfg.model_path else self.store.path_for(llm_role(cfg.size))
-            return LocalLLM(path, cfg)
+            return LocalLLM(path, cfg, self.cores)
 
     @cached_property
     def encoder(self) -> SentenceEncoder:
@@ -219,6 +225,6 @@ class Assistant:
             if cfg.engine not in ENGINES:
                 raise ModelError(f"unknown TTS engine {cfg.engine!r}; choose one of {', '.join(ENGINES)}")
             if cfg.engine != "piper":
-                return Synthesizer(ENGINES[cfg.engine](None, cfg), cfg)
+                return Synthesizer(ENGINES[cfg.engine](None, cfg), cfg, self.cores)
             path = _user_path(cfg.voice_path, "TTS voice") if cfg.voice_path else self.store.path_for("tts")
-            return Synthesizer(ENGINES["piper"](path, cfg), cfg)
+            return Synthesizer(ENGINES["piper"](path, cfg), cfg, self.cores)

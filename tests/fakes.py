@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -183,6 +183,7 @@ class FakeLLM:
         self.calls = 0
         self.seen: list[Message] = []  # the messages of the latest call
         self.prefills: list[tuple[int, str | None]] = []
+        self.on_prefill: Callable[[int, str | None], None] = lambda messages, open_user: None
         self.user_messages: list[str] = []  # the user message of every call, in order
 
     def stream(self, messages: list[Message], cancel: Cancelled, grammar: str | None = None,
@@ -203,6 +204,7 @@ class FakeLLM:
         yield "."
 
     def prefill(self, messages: list[Message], open_user: str | None = None) -> int:
+        self.on_prefill(len(messages), open_user)
         self.prefills.append((len(messages), open_user))
         return 0
 

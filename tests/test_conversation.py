@@ -273,6 +273,27 @@ def test_orchestration_the_llm_cache_follows_every_turn_skill_turns_too() -> Non
     assert 1 + 2 * 2 in history_sizes  # after turn 2, a skill turn
 
 
+def test_orchestration_the_cache_is_warmed_once_the_reply_is_heard_not_beside_its_first_words() -> None:
+    # The prefill of the history took the cores from the synthesis of the reply's first words
+    # (Piper's first audio 450-620 ms instead of ~110 on skill turns): it waits for that audio.
+    bot = fake_bot(6)
+    heard: list[bool] = []
+
+    async def run() -> None:
+        async with Driver(bot.session()) as d:
+            def check(messages: int, open_user: str | None) -> None:
+                if open_user is None and messages > 1:  # the history after turn (messages - 1) / 2
+                    turn = d.session.turns.get((messages - 1) // 2)
+                    heard.append(turn is None or "first_audio" in turn.clock.marks)
+
+            bot.fake_llm.on_prefill = check
+            for k in range(6):
+                await d.say(k)
+
+    asyncio.run(run())
+    assert len(heard) >= 5 and all(heard)  # skill turns (1, 4) and LLM turns alike
+
+
 def test_orchestration_the_speculative_final_prefills_the_whole_user_message() -> None:
     # At the pause the LLM's cache is warmed with what the turn will read: the alternatives as
     # heard and, where the classifier is unsure, the candidate intents (~55 tokens that the

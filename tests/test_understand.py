@@ -63,6 +63,10 @@ def test_the_language_model_reranks_what_a_person_would_say(assistant: Assistant
     assert u.nbest[0].posterior > 0.5 and abs(sum(h.posterior for h in u.nbest) - 0.8) < 1e-6
     same = und.rescored((H("hello there", -0.1, 0.9), H("Hello there.", -0.2, 0.1)))
     assert [h.posterior for h in same] == [0.9, 0.1]  # nothing to choose: the recogniser's own
+    # Readings that differ only in an article ask the same question: no LM time spent on them.
+    spider = (H("How many legs does a spider have?", -0.5, 0.61), H("How many legs does the spider have?", -1.6, 0.2),
+              H("How many legs does that spider have?", -1.7, 0.19))
+    assert und.rescored(spider) == spider
 
 
 def test_the_language_model_scores_each_text_once(assistant: Assistant) -> None:

@@ -43,7 +43,7 @@ class Intake:
     """Turns heard and typed requests into :class:`Understanding` items for the reply stage."""
 
     def __init__(self, config: Config, turns: TurnTable, floor: Floor, history: History, watchdog: Watchdog,
-                 out: EventStream, warm: Callable[[str], None],
+                 out: EventStream, warm: Callable[[str], None], final_came: Callable[[], None],
                  understand: Callable[[tuple[Hypothesis, ...]], Awaitable[Understanding]],
                  for_turn: Callable[[Turn, Coroutine[Any, Any, None], str, str], Awaitable[None]],
                  put: Callable[[Item[Understanding] | None], Awaitable[None]]) -> None:
@@ -54,6 +54,7 @@ class Intake:
         self.watchdog = watchdog
         self.out = out
         self._warm = warm
+        self._final_came = final_came
         self._understand = understand
         self._for_turn = for_turn
         self._put = put
@@ -123,6 +124,7 @@ class Intake:
             self._held = final if self._held is None else continue_request(self._held.nbest, final)
             return
         turn.request = final.nbest
+        self._final_came()
         self.watchdog.opened(turn.id, asyncio.get_running_loop().time())
         await self._for_turn(turn, self._understand_turn(turn, final), "understanding failed", "understand_error")
 

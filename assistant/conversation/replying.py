@@ -47,7 +47,9 @@ class ReplyWriter:
         self._emit = emit
         self._put = put
         self._warming: asyncio.Future[int] | None = None
-        self._next_warm: tuple[str | tuple[Hypothesis, ...] | None] | None = None
+        self._next_warm: tuple[str | tuple[Hypothesis, ...] | None, int] | None = None
+        self._warm_when_heard: int | None = None  # a turn written but not yet audible
+        self._finals = 0  # requests on their way to the reply (see final_came())
 
     def warm(self, said_so_far: str | tuple[Hypothesis, ...] | None = None) -> None:
         """Move the LLM's cached prompt to the next turn's, in the background.
@@ -63,20 +65,46 @@ class ReplyWriter:
             # Re-rank at once, beside any prefill in flight: the final is ~150 ms away and waits
             # for it; unless a re-ranking (of an earlier pause) still runs.
             self.executor.submit(self.understander.rescored, said_so_far, False)
+        self._warm(said_so_far, self._finals)
+
+    def _warm(self, said: str | tuple[Hypothesis, ...] | None, finals: int) -> None:
         if self._warming is not None and not self._warming.done():
-            self._next_warm = (said_so_far,)
+            self._next_warm = (said, finals)
             return
         self.history.make_room()
         history = self.history.before(None)  # a copy of the window as it is now
-        self._warming = asyncio.get_running_loop().run_in_executor(self.executor, self._prefill, history, said_so_far)
+        self._warming = asyncio.get_running_loop().run_in_executor(
+            self.executor, self._prefill, history, said, finals)
         self._warming.add_done_callback(self._warmed)
 
-    def _prefill(self, history: History, said: str | tuple[Hypothesis, ...] | None) -> int:
+    def final_came(self) -> None:
+        """A request is on its way to the reply: a look-ahead at its words not begun yet is moot."""
+        self._finals += 1
+
+    def heard(self, turn_id: int) -> None:
+        """``turn_id``'s reply is audible (or over): the cache is warmed now if its writing left that to this.
+
+        A prefill of the history beside the first words' synthesis slowed Piper's first audio
+        from ~110 ms to 450-620 ms on skill turns (``bench latency``, 2-core AMD EPYC); a slice
+        of the prefill in flight is not stopped by :mod:`..cores`, so it starts after that audio.
+        """
+        if turn_id == self._warm_when_heard:
+            self._warm_when_heard = None
+            self.warm()
+
+    def _prefill(self, history: History, said: str | tuple[Hypothesis, ...] | None, finals: int) -> int:
         if isinstance(said, tuple):
             # The whole user message the final will most likely bring: the alternatives as
             # heard (13-32 tokens after the best text in bench latency), and the candidate
             # intents where the LLM decides (~21), not only the best text.
             u = self.understander.preview(said) if any(h.text.strip() for h in said) else None
+            if self._finals != finals:
+                # The final came while the preview waited for the re-ranking, as its turn did: the
+                # turn evaluates its whole prompt at once. Beside it, this prefill evaluated 16
+                # tokens and the turn the other 10: 0.81 + 0.76 s (bench latency, 2-core EPYC),
+                # where 24-32 tokens at once take ~0.8 s (llama.cpp evaluates batches of 16 twice
+                # as fast per token as the tokens left over).
+                return 0
             text = self.responder.user_message(u) if u is not None else None
         else:  # the stable words of a partial
             text = " ".join(said.split()) if said else None
@@ -86,8 +114,8 @@ class ReplyWriter:
         if not done.cancelled() and (err := done.exception()) is not None:
             log.warning("prefilling the LLM's cache failed: %s", err)  # only a slower next turn
         if self._next_warm is not None:
-            (said,), self._next_warm = self._next_warm, None
-            self.warm(said)
+            (said, finals), self._next_warm = self._next_warm, None
+            self._warm(said, finals)
 
     async def write(self, turn: Turn, u: Understanding) -> None:
         chunker, reply, offset = Chunker(), "", 0
@@ -133,4 +161,8 @@ class ReplyWriter:
         for chunk in chunker.flush():
             await put(chunk)
         await self._put(turn.id, SpeechChunk("", last=True, reply=reply.strip()))
-        self.warm()  # while the reply plays
+        # While the reply plays, once its first words are out (see heard()).
+        if "first_audio" in turn.clock.marks or turn.cancelled:
+            self.warm()
+        else:
+            self._warm_when_heard = turn.id

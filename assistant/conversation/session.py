@@ -84,8 +84,8 @@ class Session:
                                   self.timers, self.out.emit, lambda turn_id, c: self._speech_q.put(Item(turn_id, c)))
         self.listener.on_words_so_far = self.writer.warm
         self.intake = Intake(self.config, self.turns, self.floor, self.history, self.watchdog, self.out,
-                             self.writer.warm, self._understand, self._for_turn, self._reply_q.put)
-        self.speaker = Speaker(assistant.synthesizer, assistant.workers, self.playback, self.out.emit)
+                             self.writer.warm, self.writer.final_came, self._understand, self._for_turn, self._reply_q.put)
+        self.speaker = Speaker(assistant.synthesizer, assistant.workers, self.playback, self.out.emit, self.writer.heard)
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = self._input_ended = False
         self.failure: str | None = None
@@ -302,6 +302,7 @@ class Session:
             if chunk.text and self.config.tts.speak:
                 await self._for_turn(turn, self.speaker.say(turn, chunk), "speech synthesis failed", "tts_error")
             if chunk.last and not turn.cancelled:
+                self.writer.heard(turn.id)  # over, heard or not (a text-only reply has no audio)
                 turn.clock.mark("done")
                 turn.ended = True
                 self.out.emit(ReplyDone(turn.id, chunk.reply, turn.clock.metrics()))

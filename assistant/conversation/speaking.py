@@ -18,11 +18,13 @@ class Speaker:
     """Frames of speech out through ``emit``, each only once it is due and while its turn is live."""
 
     def __init__(self, synthesizer: Synthesizer, executor: Executor, playback: PlaybackClock,
-                 emit: Callable[[Event], None]) -> None:
+                 emit: Callable[[Event], None], heard: Callable[[int], None] = lambda turn_id: None) -> None:
         self.synthesizer = synthesizer
         self.executor = executor
         self.playback = playback
         self._emit = emit
+        self._heard = heard
+        """Called with a turn's id once its first audio is out."""
 
     async def say(self, turn: Turn, chunk: SpeechChunk) -> None:
         synth = self.synthesizer
@@ -31,6 +33,9 @@ class Speaker:
             await self.playback.wait_to_send(turn)
             if turn.cancelled:
                 return
+            first = "first_audio" not in turn.clock.marks
             turn.clock.mark("first_audio")
             self._emit(ReplyAudio(turn.id, float_to_pcm16(frame.audio), synth.sample_rate))
             self.playback.sent(turn, frame.audio, chunk.offset + frame.spoken_chars)
+            if first:
+                self._heard(turn.id)

@@ -59,6 +59,16 @@ def word_key(text: str) -> str:
     return " ".join(_NON_WORD.sub(" ", text.lower()).split())
 
 
+#: Words whose change alone does not change a request ("How many legs does the spider have?"
+#: beside "... a spider ...", "Tell me a fun fact" beside "Tell me the fun fact").
+_DETERMINERS = frozenset({"a", "an", "the", "this", "that", "these", "those"})
+
+
+def gist(text: str) -> tuple[str, ...]:
+    """The words of ``text`` that carry its meaning: two hypotheses with one gist ask the same."""
+    return tuple(w for w in word_key(text).split() if w not in _DETERMINERS)
+
+
 @dataclass(frozen=True)
 class Transcript:
     """Final result for one utterance: best text, n-best list, and cost."""

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from ..config import LLMConfig
+from ..cores import CorePriority
 from ..errors import ModelError
 from ..threads import Cancelled
 
@@ -67,10 +68,12 @@ _CUT = "\x00"
 class LocalLLM:
     """llama-cpp-python on a local GGUF file; one generation at a time."""
 
-    def __init__(self, model_path: Path, config: LLMConfig) -> None:
+    def __init__(self, model_path: Path, config: LLMConfig, cores: CorePriority | None = None) -> None:
         from llama_cpp import Llama
 
         self.config = config
+        # Its next token and its next prefill slice wait while a voice is being synthesised.
+        self.cores = cores or CorePriority()
         self._llama = Llama(
             model_path=str(model_path),
             n_ctx=config.n_ctx,
@@ -109,8 +112,10 @@ class LocalLLM:
                 grammar=LlamaGrammar.from_string(grammar, verbose=False) if grammar else None,
                 stream=True,
             )
-            for chunk in chunks:
-                if cancel.is_set():
+            while not cancel.is_set():
+                with self.cores.step():  # a token (the first: the prompt too) is computed here
+                    chunk = next(chunks, None)
+                if chunk is None:
                     break
                 delta = chunk["choices"][0].get("delta", {}).get("content")
                 if delta:
@@ -118,8 +123,11 @@ class LocalLLM:
         finally:
             self._lock.release()
 
-    # Evaluated in slices this long, so that a generation waiting for the lock waits
-    # at most one slice (16 tokens, ~0.35 s at the ~22 ms a token measured on an AVX2 CPU).
+    # Evaluated in slices this long, so that a generation waiting for the lock waits at most
+    # one slice (~0.4 s on a 2-core AVX2 CPU). Only whole slices: llama.cpp evaluates a batch
+    # of 16 tokens at ~26 ms a token there, and tokens beyond a multiple of 16 at ~50 ms each
+    # (measured: 16 tokens 0.41 s, 15 or 17 tokens 0.58-0.59 s, 8 tokens 0.45 s). A tail of a
+    # few tokens is left for the turn, which evaluates it with its own words in one batch.
     PREFILL_SLICE = 16
     # A cut is made only where this many tokens after the common prefix are found further on
     # in the cache (a message boundary and more: no accidental match).
@@ -164,11 +172,13 @@ class LocalLLM:
             tokens = llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
             self._cut_dropped(tokens)
             keep = llama.longest_token_prefix(llama._input_ids.tolist(), tokens)
-            if keep == len(tokens) or len(tokens) + self.config.max_tokens >= self.config.n_ctx:
+            end = keep + (len(tokens) - keep) // self.PREFILL_SLICE * self.PREFILL_SLICE
+            if end == keep or len(tokens) + self.config.max_tokens >= self.config.n_ctx:
                 return 0
             llama.n_tokens = keep  # eval() drops the KV cache from here on
             done = 0
-            for at in range(keep, len(tokens), self.PREFILL_SLICE):
+            for at in range(keep, end, self.PREFILL_SLICE):
+                self.cores.give_way()
                 if self._waiting:
                     break
                 piece = tokens[at: at + self.PREFILL_SLICE]

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..events import Hypothesis
-from ..listen.asr import word_key
+from ..listen.asr import gist
 from ..understand.intents import LABELS, OUT_OF_SCOPE
 from ..understand.understander import LLM_CANDIDATES, Understanding
 
@@ -39,26 +39,19 @@ SYSTEM_PROMPT = (
 MIN_POSTERIOR = 0.05
 #: At most this many alternatives beside the best.
 MAX_ALTERNATIVES = 3
-#: Words whose change alone does not change the question: an alternative that differs from a kept
-#: reading only in these is left out ("How many legs does the spider have?" beside "... a spider
-#: ...": each alternative is ~10 tokens the turn evaluates before its first word).
-_DETERMINERS = frozenset({"a", "an", "the", "this", "that", "these", "those"})
-
-
-def _gist(text: str) -> tuple[str, ...]:
-    return tuple(w for w in word_key(text).split() if w not in _DETERMINERS)
 
 
 def readings(nbest: Sequence[Hypothesis]) -> list[str]:
     """What the LLM reads of the n-best: the best text first, then the alternatives that differ
-    from every kept reading in more than an article, best first, near-zero posteriors dropped."""
+    from every kept reading in more than an article (their :func:`gist`: each alternative is
+    ~10 tokens the turn evaluates before its first word), best first, near-zero posteriors dropped."""
     hyps = sorted((h for h in nbest if h.text.strip()), key=lambda h: -h.posterior)
     if not hyps:
         return []
     kept = [" ".join(hyps[0].text.split())]
-    seen = {_gist(kept[0])}
+    seen = {gist(kept[0])}
     for h in hyps[1:]:
-        key = _gist(h.text)
+        key = gist(h.text)
         if h.posterior >= MIN_POSTERIOR and key not in seen and len(kept) <= MAX_ALTERNATIVES:
             seen.add(key)
             kept.append(" ".join(h.text.split()))

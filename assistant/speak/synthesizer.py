@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import TTSConfig
+from ..cores import CorePriority
 from ..threads import Cancelled
 from .normalize import normalize
 
@@ -53,9 +54,11 @@ class SpeechFrame:
 class Synthesizer:
     """An engine plus normalisation, framing, cancellation and timing marks."""
 
-    def __init__(self, engine: Engine, config: TTSConfig) -> None:
+    def __init__(self, engine: Engine, config: TTSConfig, cores: CorePriority | None = None) -> None:
         self.engine = engine
         self.config = config
+        # Synthesis is urgent work: a person waits for it (see ..cores).
+        self.cores = cores or CorePriority()
         self.sample_rate = engine.sample_rate
 
     @property
@@ -71,7 +74,7 @@ class Synthesizer:
         """
         n = self.frame_samples
         done_share = 0.0
-        for piece in self.engine.pieces(normalize(text)):
+        for piece in self._urgent(self.engine.pieces(normalize(text))):
             total = max(1, len(piece.audio))
             for i in range(0, len(piece.audio), n):
                 if cancel is not None and cancel.is_set():
@@ -80,6 +83,15 @@ class Synthesizer:
                 covered = done_share + piece.share * (i + len(frame)) / total
                 yield SpeechFrame(frame, min(len(text), round(len(text) * covered)))
             done_share += piece.share
+
+    def _urgent(self, pieces: Iterator[Piece]) -> Iterator[Piece]:
+        """The engine's pieces, each synthesised as urgent work (not the frames' pacing after it)."""
+        while True:
+            with self.cores.urgent():
+                piece = next(pieces, None)
+            if piece is None:
+                return
+            yield piece
 
     def stream(self, text: str, cancel: Cancelled | None = None) -> Iterator[np.ndarray]:
         """Like :meth:`frames`, audio only."""
