@@ -44,11 +44,8 @@ def test_prefill_moves_the_cache_to_the_next_turns_prompt(assistant: Assistant) 
     h.add("What is the capital of France?", "The capital of France is Paris.")
     h.add("Set a timer for five minutes.", "Okay, a timer for five minutes, starting now.")  # a skill turn
     assert assistant.responder.prefill(h) > 0  # the history was not in the cache
-    assert assistant.responder.prefill(h) == 0  # now it is, but for a tail shorter than a slice
-    # The words heard so far go on top (whole slices of 16 tokens: the rest waits for the turn).
-    said = "Who painted the famous portrait of a smiling woman that hangs behind glass in a big museum in Paris"
-    evaluated = assistant.responder.prefill(h, said)  # ~25 tokens on top of a tail under 16
-    assert evaluated > 0 and evaluated % 16 == 0
+    assert assistant.responder.prefill(h) == 0  # now it is: nothing left to evaluate
+    assert assistant.responder.prefill(h, "Who painted the") > 0  # the words heard so far go on top
     reply = "".join(assistant.responder.stream("Who painted the Mona Lisa?", h, threading.Event()))
     assert "leonardo" in reply.lower() or "vinci" in reply.lower()
 

@@ -124,10 +124,7 @@ class LocalLLM:
             self._lock.release()
 
     # Evaluated in slices this long, so that a generation waiting for the lock waits at most
-    # one slice (~0.4 s on a 2-core AVX2 CPU). Only whole slices: llama.cpp evaluates a batch
-    # of 16 tokens at ~26 ms a token there, and tokens beyond a multiple of 16 at ~50 ms each
-    # (measured: 16 tokens 0.41 s, 15 or 17 tokens 0.58-0.59 s, 8 tokens 0.45 s). A tail of a
-    # few tokens is left for the turn, which evaluates it with its own words in one batch.
+    # one slice (~0.4 s on a 2-core AVX2 CPU).
     PREFILL_SLICE = 16
     # A cut is made only where this many tokens after the common prefix are found further on
     # in the cache (a message boundary and more: no accidental match).
@@ -172,12 +169,11 @@ class LocalLLM:
             tokens = llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
             self._cut_dropped(tokens)
             keep = llama.longest_token_prefix(llama._input_ids.tolist(), tokens)
-            end = keep + (len(tokens) - keep) // self.PREFILL_SLICE * self.PREFILL_SLICE
-            if end == keep or len(tokens) + self.config.max_tokens >= self.config.n_ctx:
+            if keep == len(tokens) or len(tokens) + self.config.max_tokens >= self.config.n_ctx:
                 return 0
             llama.n_tokens = keep  # eval() drops the KV cache from here on
             done = 0
-            for at in range(keep, end, self.PREFILL_SLICE):
+            for at in range(keep, len(tokens), self.PREFILL_SLICE):
                 self.cores.give_way()
                 if self._waiting:
                     break
