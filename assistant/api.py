@@ -216,7 +216,8 @@ class Assistant:
 
     @cached_property
     def responder(self) -> Responder:
-        return Responder(self.llm)
+        llm = self.llm
+        return Responder(llm, speculative=isinstance(llm, LocalLLM) and self.config.llm.speculate)
 
     @cached_property
     def synthesizer(self) -> Synthesizer:

@@ -190,6 +190,9 @@ class LLMConfig:
     """Greedy: a voice assistant's facts should not change from one asking to the next (and
     benchmarks that compare prompts then measure the prompts, not sampling)."""
     seed: int = 7
+    speculate: bool = True
+    """Begin an LLM reply at the first pause, while the endpoint still waits (a local LLM only;
+    ``ASSISTANT_LLM_SPECULATE=0`` turns it off): see ``reply/speculation.py``."""
 
 
 @dataclass
@@ -350,6 +353,7 @@ class Config:
         cfg.turn.model_path = os.environ.get("ASSISTANT_TURN_MODEL") or None
         cfg.turn.type = os.environ.get("ASSISTANT_TURN_DETECTION") or cfg.turn.type
         cfg.understand.lm_rescoring = os.environ.get("ASSISTANT_LM_RESCORING", "1") != "0"
+        cfg.llm.speculate = os.environ.get("ASSISTANT_LLM_SPECULATE", "1") != "0"
         cfg.understand.encoder_runtime = os.environ.get("ASSISTANT_ENCODER_RUNTIME") or cfg.understand.encoder_runtime
         cfg.duplex.echo_canceller = os.environ.get("ASSISTANT_ECHO") or cfg.duplex.echo_canceller
         return cfg

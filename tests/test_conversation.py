@@ -15,6 +15,7 @@ import pytest
 from assistant.conversation.session import Session
 from assistant.conversation.turns import TurnTable
 from assistant.events import ErrorEvent, Event, Interrupted, ReplyAudio, ReplyDone, TranscriptFinal, Understood
+from assistant.reply.responder import Responder
 from conversation_driver import Driver
 from fakes import KINDS, STAGES, VAD_KINDS, FakeAssistant, Faults, fast_config, silence
 
@@ -64,7 +65,8 @@ def expected_code(stage: str) -> str:
 
 
 @pytest.mark.timeout(120)
-def test_orchestration_chaos_every_turn_ends_and_no_session_sticks() -> None:
+@pytest.mark.parametrize("speculative", [False, True], ids=["replies-at-the-endpoint", "replies-begun-at-pauses"])
+def test_orchestration_chaos_every_turn_ends_and_no_session_sticks(speculative: bool) -> None:
     """200 scripted turns over 4 concurrent sessions, with faults injected in every stage."""
     rng = random.Random(20261201)
     sessions, per_session = 4, 50
@@ -77,6 +79,8 @@ def test_orchestration_chaos_every_turn_ends_and_no_session_sticks() -> None:
                 plan[k] = (stage, rng.choice(VAD_KINDS if stage == "vad" else KINDS))
         plans.append(plan)
     bots = [fake_bot(per_session, dict(plan)) for plan in plans]  # a copy: a fired vad fault is used up
+    for bot in bots:
+        bot.__dict__["responder"] = Responder(bot.fake_llm, speculative=speculative)
 
     async def one(bot: FakeAssistant) -> tuple[Driver, list[int | None]]:
         async with Driver(bot.session()) as d:
@@ -292,6 +296,25 @@ def test_orchestration_the_cache_is_warmed_once_the_reply_is_heard_not_beside_it
 
     asyncio.run(run())
     assert len(heard) >= 5 and all(heard)  # skill turns (1, 4) and LLM turns alike
+
+
+def test_orchestration_a_reply_begun_at_the_pause_is_taken_over_by_its_turn() -> None:
+    # With a long endpoint wait (1 s of silence), the LLM turns' replies are begun at the pause and
+    # their turns take them over; the skill and LLM-decides turns stop theirs (or begin none) and
+    # answer as always. Every turn ends in its own reply.
+    bot = fake_bot(6)
+    bot.config.vad.silence_ms = 1000
+    bot.__dict__["responder"] = Responder(bot.fake_llm, speculative=True)
+    d = asyncio.run(say_all(bot, 6))
+    done = [e for e in d.events if isinstance(e, ReplyDone)]
+    assert [e.turn_id for e in done] == [1, 2, 3, 4, 5, 6]
+    words = " word1 word2 word3 word4 word5 word6 word7."
+    assert [e.text for e in done] == [f"Reply t0{words}", "Skill answer t1.", "The skill for alarm_set answers t2.",
+                                      f"Reply t3{words}", "Skill answer t4.", "The skill for alarm_set answers t5."]
+    taken = [e.metrics.get("speculative_reply", 0.0) for e in done]
+    assert taken[0] == taken[3] == 1.0 and not any(taken[i] for i in (1, 2, 4, 5))
+    assert not d.of(ErrorEvent)
+    assert bot.fake_llm.calls == 4  # two speculations taken, two LLM-decides turns: no LLM call twice
 
 
 def test_orchestration_the_speculative_final_prefills_the_whole_user_message() -> None:

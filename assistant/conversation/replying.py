@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from ..events import ErrorEvent, Event, Hypothesis, ReplyTextDelta, Understood
 from ..reply.history import History
 from ..reply.responder import IntentChoice, Responder
+from ..reply.speculation import Speculation
 from ..skills import Timers
 from ..speak.chunker import Chunker
 from ..threads import AnyOf, iterate_in_thread
@@ -50,6 +52,8 @@ class ReplyWriter:
         self._next_warm: tuple[str | tuple[Hypothesis, ...] | None, int] | None = None
         self._warm_when_heard: int | None = None  # a turn written but not yet audible
         self._finals = 0  # requests on their way to the reply (see final_came())
+        self._speculation: Speculation | None = None  # a reply begun at a pause, for the next turn
+        self._turn_state = threading.Lock()  # _finals and _speculation, written from two threads
 
     def warm(self, said_so_far: str | tuple[Hypothesis, ...] | None = None) -> None:
         """Move the LLM's cached prompt to the next turn's, in the background.
@@ -65,7 +69,21 @@ class ReplyWriter:
             # Re-rank at once, beside any prefill in flight: the final is ~150 ms away and waits
             # for it; unless a re-ranking (of an earlier pause) still runs.
             self.executor.submit(self.understander.rescored, said_so_far, False)
+        if said_so_far is not None:  # the person spoke again, or paused anew: not that reply
+            self._speculate(None)
         self._warm(said_so_far, self._finals)
+
+    def _speculate(self, u: Understanding | None, history: History | None = None, finals: int | None = None) -> bool:
+        """Begin the reply to ``u`` now (None: only stop the one under way); False where the
+        final came meanwhile (its turn writes the reply itself) or the responder does not speculate."""
+        with self._turn_state:
+            if self._speculation is not None:
+                self._speculation.stop()
+                self._speculation = None
+            if u is None or history is None or finals != self._finals:
+                return False
+            self._speculation = self.responder.speculate(u, history)
+            return self._speculation is not None
 
     def _warm(self, said: str | tuple[Hypothesis, ...] | None, finals: int) -> None:
         if self._warming is not None and not self._warming.done():
@@ -79,7 +97,8 @@ class ReplyWriter:
 
     def final_came(self) -> None:
         """A request is on its way to the reply: a look-ahead at its words not begun yet is moot."""
-        self._finals += 1
+        with self._turn_state:
+            self._finals += 1
 
     def heard(self, turn_id: int) -> None:
         """``turn_id``'s reply is audible (or over): the cache is warmed now if its writing left that to this.
@@ -98,6 +117,8 @@ class ReplyWriter:
             # heard (13-32 tokens after the best text in bench latency), and the candidate
             # intents where the LLM decides (~21), not only the best text.
             u = self.understander.preview(said) if any(h.text.strip() for h in said) else None
+            if u is not None and not u.llm_decides and self._speculate(u, history, finals):
+                return 0  # the speculation evaluates the prompt itself
             if self._finals != finals:
                 # The final came while the preview waited for the re-ranking, as its turn did: the
                 # turn evaluates its whole prompt at once. Beside it, this prefill evaluated 16
@@ -123,6 +144,8 @@ class ReplyWriter:
         # reply to what was heard even while it is still being written.
         turn.exchange = self.history.add(u.text) if u.nbest else None
         before = self.history.before(turn.exchange)
+        with self._turn_state:
+            speculation, self._speculation = self._speculation, None
 
         async def put(chunk: str) -> None:
             nonlocal offset
@@ -137,7 +160,8 @@ class ReplyWriter:
         try:
             async for piece in iterate_in_thread(lambda stop: self.responder.stream(
                     u, before, AnyOf(stop, turn.stop_signal), skill,
-                    started=lambda: turn.clock.mark("llm_first_token")), executor=self.executor):
+                    started=lambda: turn.clock.mark("llm_first_token"), speculation=speculation),
+                    executor=self.executor):
                 if isinstance(piece, IntentChoice):
                     self._emit(Understood(turn.id, u.text, piece.intent, None, u.candidates, (), u.route, "llm"))
                     continue
@@ -158,6 +182,10 @@ class ReplyWriter:
                 turn.set_reply(reply)
                 for chunk in chunker.push(reply + " "):
                     await put(chunk)
+        finally:
+            if speculation is not None:  # taken and written out, or not this turn's: it stops
+                speculation.stop()
+                turn.clock.info["speculative_reply"] = float(speculation.taken)
         for chunk in chunker.flush():
             await put(chunk)
         await self._put(turn.id, SpeechChunk("", last=True, reply=reply.strip()))

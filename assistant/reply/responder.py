@@ -22,6 +22,7 @@ from .history import History
 from .honesty import asks_for_action, checked
 from .llm import LLMBackend, Message
 from .prompt import SYSTEM_PROMPT, heard, intent_grammar, readings, unsure_message
+from .speculation import Speculation
 
 
 @dataclass(frozen=True)
@@ -34,10 +35,12 @@ class IntentChoice:
 class Responder:
     """Turns an understanding into a streamed reply (text pieces, maybe an :class:`IntentChoice` first)."""
 
-    def __init__(self, llm: LLMBackend, nbest: bool = True) -> None:
+    def __init__(self, llm: LLMBackend, nbest: bool = True, speculative: bool = False) -> None:
         self.llm = llm
         self.nbest = nbest
         """Show the LLM the n-best alternatives (False: the best text only, for comparison)."""
+        self.speculative = speculative
+        """Begin replies at a pause (a local LLM: a served one's capacity is shared by replicas)."""
 
     def warm_up(self) -> None:
         """Prefill the fixed system prompt now, so the first turn reuses its cache (~1.5 s saved)."""
@@ -62,6 +65,11 @@ class Responder:
         text = self.request_text(u)
         return unsure_message(u, text) if u.llm_decides else text
 
+    def speculate(self, request: Understanding, history: History) -> Speculation | None:
+        """Begin the reply to an LLM turn at a pause, before the turn is sure (see :mod:`.speculation`);
+        None where this responder does not speculate."""
+        return Speculation(self.llm, self.prompt(self.user_message(request), history)) if self.speculative else None
+
     def prefill(self, history: History, said_so_far: str | None = None) -> int:
         """Warm the LLM's cache for the next turn: the history, and what the person has said so far.
 
@@ -76,6 +84,7 @@ class Responder:
         cancel: Cancelled,
         run_skill: Callable[[str], str | None] | None = None,
         started: Callable[[], None] | None = None,
+        speculation: Speculation | None = None,
     ) -> Iterator[str | IntentChoice]:
         """Yield the reply: a skill's text at once, or the LLM's as it writes.
 
@@ -86,7 +95,13 @@ class Responder:
         When the LLM decides the intent and ``run_skill`` has a skill for it, the
         skill answers instead of the LLM's own reply: the LLM is stopped with the
         responder's own signal (``cancel`` is the caller's, and only read here).
+
+        A ``speculation`` of this reply (begun at the pause) is taken over where its prompt is
+        this turn's; otherwise it is stopped before the LLM is asked again.
         """
+        if isinstance(request, str) or request.skill_reply is not None or request.llm_decides:
+            if speculation is not None:
+                speculation.stop()
         if isinstance(request, str):
             yield from self._answer([request], request, history, cancel, started)
             return
@@ -94,7 +109,8 @@ class Responder:
             yield request.skill_reply
             return
         if not request.llm_decides:
-            yield from self._answer(self.readings(request), self.user_message(request), history, cancel, started)
+            yield from self._answer(self.readings(request), self.user_message(request), history, cancel, started,
+                                    speculation)
             return
         skill_answered = threading.Event()
         with closing(self._decided_reply(request, history, AnyOf(cancel, ReadOnly(skill_answered)),
@@ -109,8 +125,11 @@ class Responder:
                         return
 
     def _llm_stream(self, messages: list[Message], cancel: Cancelled, started: Callable[[], None] | None,
-                    grammar: str | None = None, max_tokens: int | None = None) -> Iterator[str]:
-        pieces = self.llm.stream(messages, cancel, grammar=grammar, max_tokens=max_tokens)
+                    grammar: str | None = None, max_tokens: int | None = None,
+                    speculation: Speculation | None = None) -> Iterator[str]:
+        taken = speculation.take(messages, cancel) if speculation is not None else None
+        pieces = taken if taken is not None else self.llm.stream(messages, cancel, grammar=grammar,
+                                                                 max_tokens=max_tokens)
         if started is None:
             return pieces
 
@@ -127,8 +146,8 @@ class Responder:
         return announced()
 
     def _answer(self, said: list[str], user_text: str, history: History, cancel: Cancelled,
-                started: Callable[[], None] | None = None) -> Iterator[str]:
-        pieces = self._llm_stream(self.prompt(user_text, history), cancel, started)
+                started: Callable[[], None] | None = None, speculation: Speculation | None = None) -> Iterator[str]:
+        pieces = self._llm_stream(self.prompt(user_text, history), cancel, started, speculation=speculation)
         yield from checked(pieces) if asks_for_action(*said) else pieces
 
     def decide_intent(self, request: Understanding, history: History | None = None) -> str:
