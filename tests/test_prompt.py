@@ -8,7 +8,7 @@ import pytest
 
 from assistant.events import Hypothesis
 from assistant.reply.history import History
-from assistant.reply.honesty import CANNOT_ACT, asks_for_action, checked, claims_action
+from assistant.reply.honesty import CANNOT_ACT, asks_for_action, checked, claims_action, guarded
 from assistant.reply.prompt import heard
 from assistant.reply.responder import Responder
 from assistant.threads import NEVER
@@ -96,6 +96,32 @@ def test_an_honest_reply_passes_a_sentence_at_a_time() -> None:
 def test_a_reply_to_an_action_must_decline_first(reply: str) -> None:
     # Echoing the command, or a cheerful yes, would let the person think it was done.
     assert list(checked(iter([w + " " for w in reply.split()]))) == [CANNOT_ACT]
+
+
+def _words(reply: str) -> list[str]:
+    return [w + " " for w in reply.split(" ")[:-1]] + [reply.split(" ")[-1]]
+
+
+@pytest.mark.parametrize("reply", ["The capital of France is Paris. It sits on the Seine.",
+                                   "I think the answer is seven.", "I'm sorry, I don't know that one.",
+                                   "Sure, here is a fun fact: octopuses have three hearts."])
+def test_other_replies_pass_whole(reply: str) -> None:
+    assert "".join(guarded(iter(_words(reply)))) == reply
+
+
+def test_other_replies_stream_as_they_come() -> None:
+    # Only a sentence that begins like a claim waits for its end: the first words go on at once.
+    out = list(guarded(iter(_words("The capital of France is Paris."))))
+    assert out[:2] == ["The ", "capital "]
+
+
+@pytest.mark.parametrize(("reply", "said"), [
+    ("Got the front door.", [CANNOT_ACT]),  # to "Lock the front door", heard as something else
+    ("Okay, I have sent the message. Anything else?", [CANNOT_ACT]),
+    ("Goodbye! I'll be sure to get a new pair of running shoes.", ["Goodbye!"]),  # ends before the claim
+])
+def test_a_claim_in_any_reply_is_never_spoken(reply: str, said: list[str]) -> None:
+    assert list(guarded(iter(_words(reply)))) == said
 
 
 def test_timers_are_actions_the_assistant_can_do() -> None:

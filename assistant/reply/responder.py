@@ -5,7 +5,8 @@ differ in words (:func:`.prompt.heard`). When the classifier was unsure, the LLM
 decides the intent in the same generation: a GBNF grammar makes it write
 ``intent: <label>`` (one of the classifier's candidates or ``out_of_scope``) on the
 first line and the spoken reply after it, so one prefill serves both. A reply to a
-request for an action is checked before it is spoken (:mod:`.honesty`).
+request for an action is checked before it is spoken, and a sentence of any reply that
+begins like a claim ("Sure, I'll ...") is held until it ends (:mod:`.honesty`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ..threads import NEVER, AnyOf, Cancelled, ReadOnly
 from ..understand.intents import LABELS
 from ..understand.understander import Understanding
 from .history import History
-from .honesty import asks_for_action, checked
+from .honesty import asks_for_action, checked, guarded
 from .llm import LLMBackend, Message
 from .prompt import SYSTEM_PROMPT, heard, intent_grammar, readings, unsure_message
 from .speculation import Speculation
@@ -148,7 +149,7 @@ class Responder:
     def _answer(self, said: list[str], user_text: str, history: History, cancel: Cancelled,
                 started: Callable[[], None] | None = None, speculation: Speculation | None = None) -> Iterator[str]:
         pieces = self._llm_stream(self.prompt(user_text, history), cancel, started, speculation=speculation)
-        yield from checked(pieces) if asks_for_action(*said) else pieces
+        yield from checked(pieces) if asks_for_action(*said) else guarded(pieces)
 
     def decide_intent(self, request: Understanding, history: History | None = None) -> str:
         """Only the LLM's intent choice (benchmarks; stops right after the label)."""
@@ -187,11 +188,9 @@ class Responder:
                        started: Callable[[], None] | None) -> Generator[str | IntentChoice, None, None]:
         """The intent decision and reply, the reply checked when the request asks for an action."""
         with closing(self._decide_and_reply(request, history, cancel, started=started)) as pieces:
-            if not asks_for_action(*self.readings(request)):
-                yield from pieces
-                return
+            check = checked if asks_for_action(*self.readings(request)) else guarded
             for item in pieces:
                 yield item
                 if isinstance(item, IntentChoice):
                     break
-            yield from checked(p for p in pieces if isinstance(p, str))
+            yield from check(p for p in pieces if isinstance(p, str))
