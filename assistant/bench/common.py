@@ -124,7 +124,7 @@ def _turn_row(client: Any, seen: int, name: str) -> dict[str, Any]:
         "v2v_ms": (audio.at - speech_end) * 1000,
         "endpoint_ms": (stopped.at - speech_end) * 1000,
         **{k: metrics.get(k) for k in ("asr_final_ms", "understand_ms", "llm_first_token_ms", "reply_text_ms",
-                                       "first_text_ms", "tts_first_audio_ms")},
+                                       "first_text_ms", "tts_first_audio_ms", "speculative_reply")},
     }
 
 
