@@ -94,3 +94,25 @@ def test_a_failure_reaches_the_turn_that_took_it() -> None:
     assert pieces is not None
     with pytest.raises(RuntimeError, match="the model failed"):
         list(pieces)
+
+
+def test_a_closing_session_stops_the_reply_it_began() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from assistant.conversation.replying import ReplyWriter
+    from assistant.events import Hypothesis
+    from assistant.reply.history import History
+    from assistant.reply.responder import Responder
+    from assistant.skills import Timers
+    from assistant.understand.understander import Understanding
+
+    async def put(turn_id: int, chunk: object) -> None: ...
+
+    llm = ScriptedLLM(["word "] * 100, gated=True)
+    writer = ReplyWriter(Responder(llm, speculative=True), None, ThreadPoolExecutor(1), History(),  # type: ignore[arg-type]
+                         Timers(), lambda event: None, put)
+    text = "What is the capital of France?"
+    u = Understanding(text, (Hypothesis(text, 0.0, 1.0),), "qa_factoid", 0.9)
+    assert writer._speculate(u, History(), 0)  # as at a pause, before any final came
+    writer.close()
+    assert llm.stopped_early.wait(2)

@@ -95,6 +95,10 @@ class ReplyWriter:
             self.executor, self._prefill, history, said, finals)
         self._warming.add_done_callback(self._warmed)
 
+    def close(self) -> None:
+        """The session ends: a reply begun for a next turn stops (it holds the one LLM context)."""
+        self._speculate(None)
+
     def final_came(self) -> None:
         """A request is on its way to the reply: a look-ahead at its words not begun yet is moot."""
         with self._turn_state:

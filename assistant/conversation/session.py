@@ -114,6 +114,7 @@ class Session:
         self.timers.close()
         self.playback.close()
         self.floor.close()
+        self.writer.close()
         self.turns.cancel_all()
         for task in self._tasks:
             task.cancel()
