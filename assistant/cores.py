@@ -8,13 +8,15 @@ gap between chunks (the speaker keeps only 200 ms of audio ahead). Measured in `
 latency`` on a 2-core AMD EPYC: Piper's first audio of a reply took 270-375 ms beside the
 LLM's decode and 450-620 ms beside a prefill of the history, against 110-130 ms alone.
 
-So synthesis is :meth:`CorePriority.urgent` work. The LLM's decode runs in
-:meth:`~CorePriority.step` s (one token each), which wait while urgent work runs; urgent work
-lets a step under way finish first (one token, 70-120 ms here) rather than share the cores
-with it. A prefill gives way between its slices (:meth:`~CorePriority.give_way`); a slice
-under way is not waited for (16 tokens take 0.4-0.7 s). Every wait is bounded: a hung
-synthesis never stalls the LLM for good. One object per process, shared by every session:
-the cores are.
+So the synthesis of a reply's first words is :meth:`CorePriority.urgent` work. The LLM's
+decode runs in :meth:`~CorePriority.step` s (one token each), which wait while urgent work
+runs; urgent work lets a step under way finish first (one token, 70-120 ms here) rather than
+share the cores with it. A prefill gives way between its slices
+(:meth:`~CorePriority.give_way`); a slice under way is not waited for (16 tokens take 0.4-0.7
+s). Every wait is bounded: a hung synthesis never stalls the LLM for good. One object per
+process, shared by every session: the cores are. Only the first words, because of that: when
+every chunk was urgent, three sessions telling stories at once held the LLM back so long that
+two of them had said nothing after 15 s (``bench echo``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from contextlib import contextmanager
 class CorePriority:
     """Urgent work goes first; background work yields to it between its steps."""
 
-    def __init__(self, max_wait_s: float = 1.0, step_wait_s: float = 0.15) -> None:
+    def __init__(self, max_wait_s: float = 0.5, step_wait_s: float = 0.15) -> None:
         self.max_wait_s = max_wait_s
         """The longest background work waits for urgent work."""
         self.step_wait_s = step_wait_s

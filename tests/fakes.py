@@ -217,7 +217,7 @@ class FakeSynthesizer:
     def __init__(self, faults: Faults, ms_per_word: int = 60) -> None:
         self.faults, self.ms_per_word = faults, ms_per_word
 
-    def frames(self, text: str, cancel: Cancelled | None = None) -> Iterator[SpeechFrame]:
+    def frames(self, text: str, cancel: Cancelled | None = None, urgent: bool = False) -> Iterator[SpeechFrame]:
         self.faults.hit("tts", text, cancel)
         n = RATE * self.ms_per_word * max(1, len(text.split())) // 1000
         step = RATE // 50

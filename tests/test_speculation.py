@@ -5,15 +5,24 @@ The LLM here is a scripted fake (``ScriptedLLM``): these tests are about the han
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from assistant.conversation.replying import ReplyWriter
+from assistant.events import Hypothesis
+from assistant.reply.history import History
 from assistant.reply.llm import Message
+from assistant.reply.responder import Responder
 from assistant.reply.speculation import Speculation
+from assistant.skills import Timers
 from assistant.threads import NEVER, Cancelled
+from assistant.understand.understander import Understanding
+from fakes import FakeUnderstander, Faults
 
 PROMPT = [Message("system", "Be brief."), Message("user", "What is the capital of France?")]
 
@@ -96,23 +105,33 @@ def test_a_failure_reaches_the_turn_that_took_it() -> None:
         list(pieces)
 
 
-def test_a_closing_session_stops_the_reply_it_began() -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
-    from assistant.conversation.replying import ReplyWriter
-    from assistant.events import Hypothesis
-    from assistant.reply.history import History
-    from assistant.reply.responder import Responder
-    from assistant.skills import Timers
-    from assistant.understand.understander import Understanding
-
+def _writer(llm: ScriptedLLM, speaking: bool = False) -> ReplyWriter:
     async def put(turn_id: int, chunk: object) -> None: ...
 
+    return ReplyWriter(Responder(llm, speculative=True), FakeUnderstander(Faults()), ThreadPoolExecutor(2),  # type: ignore[arg-type]
+                       History(), Timers(), lambda event: None, put, lambda: speaking)
+
+
+def test_a_closing_session_stops_the_reply_it_began() -> None:
     llm = ScriptedLLM(["word "] * 100, gated=True)
-    writer = ReplyWriter(Responder(llm, speculative=True), None, ThreadPoolExecutor(1), History(),  # type: ignore[arg-type]
-                         Timers(), lambda event: None, put)
+    writer = _writer(llm)
     text = "What is the capital of France?"
     u = Understanding(text, (Hypothesis(text, 0.0, 1.0),), "qa_factoid", 0.9)
     assert writer._speculate(u, History(), 0)  # as at a pause, before any final came
     writer.close()
     assert llm.stopped_early.wait(2)
+
+
+@pytest.mark.parametrize("speaking", [False, True])
+def test_no_reply_is_begun_over_the_assistants_own_voice(speaking: bool) -> None:
+    # Words heard while it speaks are its echo or a barge-in: the floor's question, not a turn.
+    llm = ScriptedLLM(["word "] * 100, gated=True)
+
+    async def pause() -> None:
+        writer = _writer(llm, speaking)
+        writer.warm((Hypothesis("hello t0", -0.1, 0.9),))  # the speculative final at a pause
+        await asyncio.sleep(0.3)
+        writer.close()
+
+    asyncio.run(pause())
+    assert llm.finished.wait(2) != speaking  # begun (and stopped at the close) only when silent

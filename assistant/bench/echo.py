@@ -114,7 +114,7 @@ async def bench_echo(alone: int = 30, per_level: int = 14, methods: tuple[str, .
     for method in methods:
         cfg = copy.deepcopy(base.config)
         cfg.duplex.echo_canceller = method
-        bot = base.sharing_models(cfg)
+        bot = base.sharing_models(cfg, skills)  # the story skill: without it the LLM wrote the stories
         gate = asyncio.Semaphore(concurrency)
         t0 = time.perf_counter()
 

@@ -40,7 +40,8 @@ class ReplyWriter:
 
     def __init__(self, responder: Responder, understander: Understander, executor: Executor, history: History,
                  timers: Timers, emit: Callable[[Event], None],
-                 put: Callable[[int, SpeechChunk], Awaitable[None]]) -> None:
+                 put: Callable[[int, SpeechChunk], Awaitable[None]],
+                 speaking: Callable[[], bool] = lambda: False) -> None:
         self.responder = responder
         self.understander = understander
         self.executor = executor
@@ -48,8 +49,10 @@ class ReplyWriter:
         self.timers = timers
         self._emit = emit
         self._put = put
+        self._speaking = speaking
+        """The assistant is audible: words heard now may be its own echo, or a barge-in."""
         self._warming: asyncio.Future[int] | None = None
-        self._next_warm: tuple[str | tuple[Hypothesis, ...] | None, int] | None = None
+        self._next_warm: tuple[str | tuple[Hypothesis, ...] | None, int, bool] | None = None
         self._warm_when_heard: int | None = None  # a turn written but not yet audible
         self._finals = 0  # requests on their way to the reply (see final_came())
         self._speculation: Speculation | None = None  # a reply begun at a pause, for the next turn
@@ -71,7 +74,10 @@ class ReplyWriter:
             self.executor.submit(self.understander.rescored, said_so_far, False)
         if said_so_far is not None:  # the person spoke again, or paused anew: not that reply
             self._speculate(None)
-        self._warm(said_so_far, self._finals)
+        # Not over the assistant's own voice: what is heard then is the floor's question first (its
+        # echo, or a person cutting in), and a generation's load would land on the cores the echo
+        # canceller and the reply's voice need.
+        self._warm(said_so_far, self._finals, may_speculate=not self._speaking())
 
     def _speculate(self, u: Understanding | None, history: History | None = None, finals: int | None = None) -> bool:
         """Begin the reply to ``u`` now (None: only stop the one under way); False where the
@@ -85,14 +91,14 @@ class ReplyWriter:
             self._speculation = self.responder.speculate(u, history)
             return self._speculation is not None
 
-    def _warm(self, said: str | tuple[Hypothesis, ...] | None, finals: int) -> None:
+    def _warm(self, said: str | tuple[Hypothesis, ...] | None, finals: int, may_speculate: bool) -> None:
         if self._warming is not None and not self._warming.done():
-            self._next_warm = (said, finals)
+            self._next_warm = (said, finals, may_speculate)
             return
         self.history.make_room()
         history = self.history.before(None)  # a copy of the window as it is now
         self._warming = asyncio.get_running_loop().run_in_executor(
-            self.executor, self._prefill, history, said, finals)
+            self.executor, self._prefill, history, said, finals, may_speculate)
         self._warming.add_done_callback(self._warmed)
 
     def close(self) -> None:
@@ -115,13 +121,14 @@ class ReplyWriter:
             self._warm_when_heard = None
             self.warm()
 
-    def _prefill(self, history: History, said: str | tuple[Hypothesis, ...] | None, finals: int) -> int:
+    def _prefill(self, history: History, said: str | tuple[Hypothesis, ...] | None, finals: int,
+                 may_speculate: bool) -> int:
         if isinstance(said, tuple):
             # The whole user message the final will most likely bring: the alternatives as
             # heard (13-32 tokens after the best text in bench latency), and the candidate
             # intents where the LLM decides (~21), not only the best text.
             u = self.understander.preview(said) if any(h.text.strip() for h in said) else None
-            if u is not None and not u.llm_decides and self._speculate(u, history, finals):
+            if u is not None and not u.llm_decides and may_speculate and self._speculate(u, history, finals):
                 return 0  # the speculation evaluates the prompt itself
             if self._finals != finals:
                 # The final came while the preview waited for the re-ranking, as its turn did: the
@@ -139,8 +146,8 @@ class ReplyWriter:
         if not done.cancelled() and (err := done.exception()) is not None:
             log.warning("prefilling the LLM's cache failed: %s", err)  # only a slower next turn
         if self._next_warm is not None:
-            (said, finals), self._next_warm = self._next_warm, None
-            self._warm(said, finals)
+            (said, finals, may_speculate), self._next_warm = self._next_warm, None
+            self._warm(said, finals, may_speculate)
 
     async def write(self, turn: Turn, u: Understanding) -> None:
         chunker, reply, offset = Chunker(), "", 0

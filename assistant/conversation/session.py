@@ -81,7 +81,8 @@ class Session:
         self._reply_q: asyncio.Queue[Item[Understanding] | None] = asyncio.Queue()
         self._speech_q: asyncio.Queue[Item[SpeechChunk] | None] = asyncio.Queue()
         self.writer = ReplyWriter(assistant.responder, assistant.understander, assistant.workers, self.history,
-                                  self.timers, self.out.emit, lambda turn_id, c: self._speech_q.put(Item(turn_id, c)))
+                                  self.timers, self.out.emit, lambda turn_id, c: self._speech_q.put(Item(turn_id, c)),
+                                  lambda: self.playback.speaking)
         self.listener.on_words_so_far = self.writer.warm
         self.intake = Intake(self.config, self.turns, self.floor, self.history, self.watchdog, self.out,
                              self.writer.warm, self.writer.final_came, self._understand, self._for_turn, self._reply_q.put)

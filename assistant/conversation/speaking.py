@@ -28,8 +28,12 @@ class Speaker:
 
     async def say(self, turn: Turn, chunk: SpeechChunk) -> None:
         synth = self.synthesizer
-        async for frame in iterate_in_thread(lambda stop: synth.frames(chunk.text, AnyOf(stop, turn.stop_signal)),
-                                             executor=self.executor):
+        # The reply's first words go first on the cores: the person waits for them. Later chunks
+        # do not: with three sessions telling stories, every chunk first starved the LLM, which
+        # then kept two of them silent for over 15 s (bench echo).
+        urgent = "first_audio" not in turn.clock.marks
+        async for frame in iterate_in_thread(
+                lambda stop: synth.frames(chunk.text, AnyOf(stop, turn.stop_signal), urgent), executor=self.executor):
             await self.playback.wait_to_send(turn)
             if turn.cancelled:
                 return

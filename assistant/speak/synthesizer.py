@@ -57,7 +57,7 @@ class Synthesizer:
     def __init__(self, engine: Engine, config: TTSConfig, cores: CorePriority | None = None) -> None:
         self.engine = engine
         self.config = config
-        # Synthesis is urgent work: a person waits for it (see ..cores).
+        # The first words of a reply are urgent work: a person waits for them (see ..cores).
         self.cores = cores or CorePriority()
         self.sample_rate = engine.sample_rate
 
@@ -65,16 +65,18 @@ class Synthesizer:
     def frame_samples(self) -> int:
         return self.sample_rate * self.config.frame_ms // 1000
 
-    def frames(self, text: str, cancel: Cancelled | None = None) -> Iterator[SpeechFrame]:
+    def frames(self, text: str, cancel: Cancelled | None = None, urgent: bool = False) -> Iterator[SpeechFrame]:
         """Speak ``text`` (as written; it is normalised here) in fixed-size frames.
 
         ``spoken_chars`` is estimated within each engine piece in proportion to
         its audio, which is close enough to cut a reply at the word being said.
-        The cancel check before each frame bounds a stop to one frame.
+        The cancel check before each frame bounds a stop to one frame. ``urgent``: the
+        synthesis goes first on the cores (:mod:`..cores`), as a reply's first words do.
         """
         n = self.frame_samples
         done_share = 0.0
-        for piece in self._urgent(self.engine.pieces(normalize(text))):
+        pieces = self.engine.pieces(normalize(text))
+        for piece in self._urgent(pieces) if urgent else pieces:
             total = max(1, len(piece.audio))
             for i in range(0, len(piece.audio), n):
                 if cancel is not None and cancel.is_set():
