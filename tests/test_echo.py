@@ -227,3 +227,57 @@ def test_the_echo_bench_counts_pauses_by_room_and_before_the_person() -> None:
     assert out["detected_+0db"] == 1.0 and out["detected_-6db"] == 0.0 and out["trials_+6db"] == 0
     assert out["paused_before_speech_rate"] == round(1 / 3, 3)
     assert out["stop_ms_p50"] == 300.0
+
+
+def test_the_simulated_speaker_plays_audio_that_came_while_the_microphone_caught_up() -> None:
+    """bench echo's client: when the loop runs late, the microphone catches up in a burst of
+    frames; audio the server sent meanwhile must play in that burst, as a device's buffer
+    would play it, not after it. Before, the burst never yielded, the speaker played a gap the
+    server's reference did not have, and the echo's lag jumped 40-200 ms (three sessions at
+    once), which AEC3 then re-learnt."""
+    import asyncio
+    import time
+    from collections.abc import AsyncIterator
+    from typing import Any
+
+    from assistant.audio import float_to_pcm16, pcm16_to_float
+    from assistant.bench.simclient import FRAME, SimulatedClient, Transport
+
+    tone = np.full(3 * FRAME, 0.5, np.float32)  # 60 ms at 16 kHz, so no resampling
+
+    class LateServer(Transport):
+        """Sends 60 ms of reply audio while the first microphone frame blocks the loop 100 ms."""
+
+        def __init__(self) -> None:
+            self.frames: list[np.ndarray] = []
+            self.queue: asyncio.Queue[tuple[dict[str, Any], bytes | None]] = asyncio.Queue()
+            self.queue.put_nowait(({"type": "session.created", "output_sample_rate": 16000}, None))
+
+        async def send_audio(self, pcm: bytes) -> None:
+            self.frames.append(pcm16_to_float(pcm))
+            if len(self.frames) == 1:
+                time.sleep(0.1)  # the loop is late by five frames
+                self.queue.put_nowait(({"type": "response.audio.delta", "turn_id": 1}, float_to_pcm16(tone)))
+
+        async def send_event(self, event: dict[str, Any]) -> None:
+            pass
+
+        async def events(self) -> AsyncIterator[tuple[dict[str, Any], bytes | None]]:
+            while True:
+                yield await self.queue.get()
+
+        async def close(self) -> None:
+            pass
+
+    async def run() -> list[float]:
+        server = LateServer()
+        client = SimulatedClient(server, echo_db=0.0, echo_delay_ms=0.0)
+        await client.start()
+        await asyncio.sleep(0)  # session.created
+        await client.stream(np.zeros(10 * FRAME, np.float32))
+        await client.close()
+        return [float(np.abs(f).max()) for f in server.frames]
+
+    heard = asyncio.run(run())
+    # The reply's echo is in the microphone from the frame after the one that blocked, for 60 ms.
+    assert [round(h, 1) for h in heard] == [0.0, 0.5, 0.5, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]

@@ -198,9 +198,11 @@ class SimulatedClient:
         delay = int(self.echo_delay_ms * INPUT_SAMPLE_RATE / 1000)
         gain = 10 ** (self.echo_db / 20) if self.echo_db is not None else 0.0
         for k, i in enumerate(range(0, len(mic), FRAME)):
-            wait = t0 + k * FRAME / INPUT_SAMPLE_RATE - loop.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
+            # Always yield: a late loop catches up in a burst of frames, and without a yield the
+            # receiver could not queue the audio that arrived meanwhile; the speaker then played
+            # gaps a real device's buffer would not have, and the echo's lag jumped by 40-200 ms
+            # against the server's reference (three sessions at once, bench echo).
+            await asyncio.sleep(max(0.0, t0 + k * FRAME / INPUT_SAMPLE_RATE - loop.time()))
             frame = np.pad(mic[i : i + FRAME], (0, max(0, FRAME - len(mic[i : i + FRAME]))))
             played = self._speaker_tick()
             if self.room is not None:

@@ -61,8 +61,10 @@ class ChosenCanceller(ReferenceCanceller):
     With both on every chunk (and the subtraction at its old 3.5 ms), bench echo's rooms, three
     sessions at once, interrupted themselves in 6 of 29 replies against none with AEC3 alone,
     which it never left for the subtraction there; with the subtraction at 0.5 ms, 3 of 29; with
-    the probes, 2 of 30 (and 1 of 29 each, auto and AEC3 side by side). Most likely the load made
-    playback stall, and AEC3 re-adapts after every jump in the echo's delay (not confirmed).
+    the probes, 2 of 30 (and 1 of 29 each, auto and AEC3 side by side). Found later: the bench's
+    simulated speaker ran dry under that load, the echo's lag jumped 40-200 ms against the
+    reference, and AEC3 re-learnt it each time (ERLE 4-7 dB in those replies, 33-38 without a
+    jump); with the client fixed, no reply interrupted itself in two runs of 30.
     """
 
     #: The subtraction's median ERLE over recent echo at or above which its residual is used.
