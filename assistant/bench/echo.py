@@ -12,6 +12,7 @@ second voice, espeak-ng) for a story; the assistant answers with a long reply, a
   interrupt once their audio began, whichever comes first; 0 when it came before their
   first sound: the two real recordings carry 0.3-0.5 s of their own room's noise before it,
   which the talker check can hear at 0 and +6 dB, and a stop on it is a stop on them).
+  Decided: from the end of their words to the interrupt (within 3 s).
 
 The residual echo is the canceller's ERLE over the ``alone`` replies (microphone energy
 against what is left after it). The cancellers can be run side by side (``--methods``).
@@ -54,12 +55,17 @@ async def _trial(bot: Assistant, ask: np.ndarray, room: RoomPath, speech: np.nda
         if (turn := await first_reply_turn(client, deadline)) is None:
             return {"ok": False}
         await client.stream(silence(at_s))
-        onset_at = begun_at = None
+        onset_at = begun_at = ended_at = None
         if speech is not None:
             scale = 10 ** (level_db / 20) * _reply_echo_rms(client) / max(1e-6, _rms(speech))
             begun, first = client.sent, client.sent + int(np.argmax(np.abs(speech) > 0.02))
-            await client.stream(np.concatenate([scale * speech, silence(1.5)]).astype(np.float32))
-            onset_at, begun_at = client.sent_at(first), client.sent_at(begun)
+            # Three seconds to decide after they stop: with three sessions on two cores the final
+            # of a 2 s request came 1-1.5 s after its endpoint, and a wait of 1.5 s counted a reply
+            # paused at their first word, then cut on their words, as a miss (offline replay of
+            # one run: 2 of its 13 misses had heard the request). How late is reported apart.
+            last = client.sent + len(speech) - int(np.argmax(np.abs(speech[::-1]) > 0.02))
+            await client.stream(np.concatenate([scale * speech, silence(3.0)]).astype(np.float32))
+            onset_at, begun_at, ended_at = client.sent_at(first), client.sent_at(begun), client.sent_at(last)
         else:
             while (client.playing() or not client.events_of("response.done", turn)) and \
                     not client.events_of("interrupt", turn) and time.perf_counter() < deadline + 60:
@@ -78,6 +84,9 @@ async def _trial(bot: Assistant, ask: np.ndarray, room: RoomPath, speech: np.nda
             "paused_before": begun_at is not None and any(
                 r.at < begun_at for r in client.events_of("response.paused", turn)),
             "stop_ms": max(0.0, (min(stops) - onset_at) * 1000) if stops and onset_at is not None else None,
+            # From the end of their words to the interrupt (the reply was paused meanwhile, or not).
+            "decided_ms": (cut[0].at - ended_at) * 1000 if ended_at is not None and (
+                cut := client.events_of("interrupt", turn)) else None,
             "erle_db": session.listener.echo.erle_db,
             "heard": [r.event.get("transcript") for r in client.events_of(
                 "conversation.item.input_audio_transcription.completed") if r.event.get("turn_id", 0) > turn],
@@ -166,4 +175,6 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     out["paused_before_speech_rate"] = share(spoken, lambda r: bool(r.get("paused_before")))
     stops = [r["stop_ms"] for r in spoken if r["stop_ms"] is not None]
     out.update(stop_ms_p50=rounded(percentile(stops, 50)), stop_ms_p95=rounded(percentile(stops, 95)))
+    decided = [r["decided_ms"] for r in spoken if r.get("decided_ms") is not None]
+    out.update(decided_ms_p50=rounded(percentile(decided, 50)), decided_ms_p95=rounded(percentile(decided, 95)))
     return out
