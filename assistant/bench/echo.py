@@ -12,7 +12,8 @@ second voice, espeak-ng) for a story; the assistant answers with a long reply, a
   interrupt once their audio began, whichever comes first; 0 when it came before their
   first sound: the two real recordings carry 0.3-0.5 s of their own room's noise before it,
   which the talker check can hear at 0 and +6 dB, and a stop on it is a stop on them).
-  Decided: from the end of their words to the interrupt (within 3 s).
+  Decided: from the end of their words to the interrupt (within 3 s; negative where their
+  stable words cut the reply before they ended).
 
 The residual echo is the canceller's ERLE over the ``alone`` replies (microphone energy
 against what is left after it). The cancellers can be run side by side (``--methods``).
