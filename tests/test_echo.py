@@ -281,3 +281,148 @@ def test_the_simulated_speaker_plays_audio_that_came_while_the_microphone_caught
     heard = asyncio.run(run())
     # The reply's echo is in the microphone from the frame after the one that blocked, for 60 ms.
     assert [round(h, 1) for h in heard] == [0.0, 0.5, 0.5, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+
+
+def test_withheld_reference_leaves_the_ring_and_plays_where_it_is_released() -> None:
+    """A paused reply's queued audio (placed past the microphone's position) is not played
+    there: it leaves the reference, and comes back where the client plays it on resume."""
+    from assistant.listen.echo import PlayedAudio
+
+    played = PlayedAudio(history_s=2.0)
+    played.played(np.ones(12000, np.float32), 0)
+    played.withhold(3200, after=10000)  # only what lies past the microphone's position is held
+    assert np.all(played.reference(0, 10000) == 1.0)
+    assert not np.any(played.reference(10000, 2000))
+    played.release(15000)
+    assert not np.any(played.reference(10000, 5000))
+    assert np.all(played.reference(15000, 2000) == 1.0) and played.end == 17000
+    # Audio sent after a withhold that was never released: the client dropped what it held.
+    played.withhold(1000, after=0)
+    played.played(np.full(100, 0.5, np.float32), 20000)
+    played.release(30000)
+    assert played.end == 20100 and not np.any(played.reference(30000, 1000))
+
+
+class RecordingEars:
+    """A fake listening path: records what the playback clock tells it."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int]] = []
+
+    def agent_speech_started(self) -> None:
+        self.calls.append(("started", 0))
+
+    def agent_speech_stopped(self) -> None:
+        self.calls.append(("stopped", 0))
+
+    def add_echo_reference(self, audio: np.ndarray) -> None:
+        self.calls.append(("add", len(audio)))
+
+    def withhold_echo_reference(self, samples: int) -> None:
+        self.calls.append(("withhold", samples))
+
+    def release_echo_reference(self) -> None:
+        self.calls.append(("release", 0))
+
+
+@pytest.mark.parametrize("holds", [True, False])
+def test_a_paused_reply_withholds_the_clients_queue_from_the_reference(holds: bool) -> None:
+    """With a client that holds its queue on ``response.paused``, the 200 ms it holds leave the
+    echo reference at the pause and come back at the resume, and the next frame is due as
+    much later as the pause lasted; a client that plays its queue out keeps the reference."""
+    import asyncio
+
+    from assistant.config import DuplexConfig
+    from assistant.conversation.playback import PlaybackClock
+    from assistant.conversation.turns import Turn
+
+    async def run() -> tuple[list[tuple[str, int]], float]:
+        ears = RecordingEars()
+        clock = PlaybackClock(16000, DuplexConfig(playback_lead_ms=200, client_holds_on_pause=holds), ears)
+        turn = Turn(1)
+        loop = asyncio.get_running_loop()
+        for _ in range(15):  # 300 ms of audio: 200 ms ahead of playback once sent
+            await clock.wait_to_send(turn)
+            clock.sent(turn, np.zeros(320, np.float32), 0)
+        clock.pause()
+        await asyncio.sleep(0.3)
+        clock.resume()
+        t0 = loop.time()
+        await clock.wait_to_send(turn)
+        return ears.calls, loop.time() - t0
+
+    calls, waited = asyncio.run(run())
+    kinds = [k for k, _ in calls if k not in ("add", "started")]
+    if holds:
+        assert kinds == ["withhold", "release"]
+        assert 2900 <= dict(calls)["withhold"] <= 3200  # the lead, less the moments the test took
+        assert waited < 0.05  # the client holds 200 ms again: the next frame is due at once
+    else:
+        assert kinds == []
+
+
+def test_an_interrupted_replys_unplayed_audio_leaves_the_reference() -> None:
+    import asyncio
+
+    from assistant.config import DuplexConfig
+    from assistant.conversation.playback import PlaybackClock
+    from assistant.conversation.turns import Turn
+
+    async def run() -> list[tuple[str, int]]:
+        ears = RecordingEars()
+        clock = PlaybackClock(16000, DuplexConfig(playback_lead_ms=200), ears)
+        turn = Turn(1)
+        for _ in range(5):
+            await clock.wait_to_send(turn)
+            clock.sent(turn, np.zeros(320, np.float32), 0)
+        clock.stop(turn)
+        return ears.calls
+
+    calls = asyncio.run(run())
+    assert [k for k, _ in calls if k == "withhold"] == ["withhold"]
+    assert calls[-1][0] == "stopped"
+
+
+def test_the_simulated_speaker_holds_its_queue_while_the_reply_is_paused() -> None:
+    import asyncio
+    from collections.abc import AsyncIterator
+    from typing import Any
+
+    from assistant.audio import float_to_pcm16
+    from assistant.bench.simclient import FRAME, SimulatedClient, Transport
+
+    go_on = asyncio.Event()
+
+    class Script(Transport):
+        """Fake server: 60 ms of reply audio, a pause, and once told, the resume."""
+
+        async def send_audio(self, pcm: bytes) -> None:
+            pass
+
+        async def send_event(self, event: dict[str, Any]) -> None:
+            pass
+
+        async def events(self) -> AsyncIterator[tuple[dict[str, Any], bytes | None]]:
+            yield {"type": "session.created", "output_sample_rate": 16000}, None
+            yield {"type": "response.audio.delta", "turn_id": 1}, float_to_pcm16(np.full(3 * FRAME, 0.5, np.float32))
+            yield {"type": "response.paused", "turn_id": 1}, None
+            await go_on.wait()
+            yield {"type": "response.resumed", "turn_id": 1}, None
+            await asyncio.Event().wait()
+
+        async def close(self) -> None:
+            pass
+
+    async def run() -> tuple[np.ndarray, np.ndarray]:
+        client = SimulatedClient(Script())
+        await client.start()
+        await asyncio.sleep(0.05)
+        held = client.speaker_tick()
+        go_on.set()
+        await asyncio.sleep(0.05)
+        resumed = client.speaker_tick()
+        await client.close()
+        return held, resumed
+
+    held, resumed = asyncio.run(run())
+    assert not np.any(held) and np.allclose(resumed, 0.5, atol=1e-3)

@@ -87,10 +87,12 @@ function onEvent(ev) {
       t.reply += ev.delta;
       t.el.querySelector(".reply .text").textContent = t.reply;
       break;
-    case "response.paused":
+    case "response.paused":  // stop at once, keep the queue: the server takes it out of its echo reference
+      state.playback.port.postMessage({ type: "hold", on: true });
       t.el.classList.add("paused");
       break;
     case "response.resumed":
+      state.playback.port.postMessage({ type: "hold", on: false });
       t.el.classList.remove("paused");
       break;
     case "interrupt": {

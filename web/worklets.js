@@ -35,7 +35,8 @@ class CaptureProcessor extends AudioWorkletProcessor {
 }
 
 // Plays reply audio: Int16 frames at the server's rate are resampled to the context
-// rate into a queue; "flush" empties it at once; played samples (at the server's
+// rate into a queue; "hold" stops playing and keeps the queue (the reply is paused)
+// until "hold" off; "flush" empties it at once; played samples (at the server's
 // rate) are reported per turn so the server can cut its history to what was heard.
 class PlaybackProcessor extends AudioWorkletProcessor {
   constructor() {
@@ -45,9 +46,11 @@ class PlaybackProcessor extends AudioWorkletProcessor {
     this.inRate = 22050;
     this.played = {};      // turn -> samples played, at the server's rate
     this.lastReport = 0;
+    this.holding = false;
     this.port.onmessage = (e) => {
       const m = e.data;
-      if (m.type === "flush") { this.queue = []; this.offset = 0; this.report(); }
+      if (m.type === "flush") { this.queue = []; this.offset = 0; this.holding = false; this.report(); }
+      else if (m.type === "hold") { this.holding = m.on; }
       else if (m.type === "rate") { this.inRate = m.rate; }
       else if (m.type === "audio") { this.queue.push({ samples: this.resample(new Int16Array(m.pcm)), turn: m.turn }); }
     };
@@ -69,7 +72,7 @@ class PlaybackProcessor extends AudioWorkletProcessor {
   process(_inputs, outputs) {
     const out = outputs[0][0];
     let k = 0;
-    while (k < out.length && this.queue.length) {
+    while (k < out.length && this.queue.length && !this.holding) {
       const head = this.queue[0];
       const take = Math.min(out.length - k, head.samples.length - this.offset);
       out.set(head.samples.subarray(this.offset, this.offset + take), k);

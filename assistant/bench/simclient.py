@@ -1,8 +1,8 @@
 """A simulated voice client for benchmarks: a microphone and a speaker on a real-time clock.
 
 It streams microphone audio in 20 ms frames at real-time pace, plays the reply
-audio it receives on a playback clock (flushing it on ``interrupt`` and
-reporting how far it got), and can feed what it plays back into its microphone
+audio it receives on a playback clock (holding it while the reply is paused,
+flushing it on ``interrupt`` and reporting how far it got), and can feed what it plays back into its microphone
 as an echo (attenuated and delayed), as open speakers would. It talks to a
 session in-process or to a server over WebSocket, with the same code.
 """
@@ -133,6 +133,7 @@ class SimulatedClient:
     started: float = 0.0
     _play: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # queued speaker audio, 16 kHz
     _play_turn: int = -1
+    _holding: bool = False  # the reply is paused: the speaker keeps its queue and plays nothing
     _played: dict[int, int] = field(default_factory=dict)  # turn -> output samples played
     _echo: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     audio: list[np.ndarray] = field(default_factory=list)  # reply audio received, at out_rate
@@ -176,15 +177,20 @@ class SimulatedClient:
                 self._play_turn = int(ev.get("turn_id", -1))
                 continue
             self.log.append(Received(now, ev))
+            if ev.get("type") in ("response.paused", "response.resumed"):
+                self._holding = ev["type"] == "response.paused"
             if ev.get("type") == "interrupt":
                 turn = int(ev["turn_id"])
-                self._play = np.zeros(0, np.float32)  # flush at once
+                self._play, self._holding = np.zeros(0, np.float32), False  # flush at once
                 played_ms = 1000 * self._played.get(turn, 0) / INPUT_SAMPLE_RATE
                 await self.transport.send_event({"type": "conversation.item.truncate", "turn_id": turn,
                                                  "audio_end_ms": played_ms})
 
-    def _speaker_tick(self) -> np.ndarray:
-        """Play 20 ms from the queue; return what came out of the speaker (16 kHz)."""
+    def speaker_tick(self) -> np.ndarray:
+        """Play 20 ms from the queue (nothing while the reply is paused); return what came out
+        of the speaker (16 kHz)."""
+        if self._holding:
+            return np.zeros(FRAME, np.float32)
         out = self._play[:FRAME]
         self._play = self._play[FRAME:]
         if len(out):
@@ -204,7 +210,7 @@ class SimulatedClient:
             # against the server's reference (three sessions at once, bench echo).
             await asyncio.sleep(max(0.0, t0 + k * FRAME / INPUT_SAMPLE_RATE - loop.time()))
             frame = np.pad(mic[i : i + FRAME], (0, max(0, FRAME - len(mic[i : i + FRAME]))))
-            played = self._speaker_tick()
+            played = self.speaker_tick()
             if self.room is not None:
                 frame = np.clip(frame + self.room(played), -1, 1)
             elif gain:

@@ -113,6 +113,7 @@ async def talk_devices(server: str | None, half_duplex: bool) -> int:
     loop = asyncio.get_running_loop()
     mic: asyncio.Queue[bytes] = asyncio.Queue()
     play = bytearray()
+    holding = False  # the reply is paused: keep its queued audio, play nothing
     rate = 22050
 
     def on_mic(indata: np.ndarray, frames: int, _t: Any, _status: Any) -> None:
@@ -121,7 +122,7 @@ async def talk_devices(server: str | None, half_duplex: bool) -> int:
         loop.call_soon_threadsafe(mic.put_nowait, bytes(indata))
 
     def on_speaker(outdata: np.ndarray, frames: int, _t: Any, _status: Any) -> None:
-        n = min(len(play), frames * 2)
+        n = 0 if holding else min(len(play), frames * 2)
         outdata[: n // 2, 0] = np.frombuffer(bytes(play[:n]), dtype="<i2")
         outdata[n // 2 :, 0] = 0
         del play[:n]
@@ -129,15 +130,18 @@ async def talk_devices(server: str | None, half_duplex: bool) -> int:
     print("talk now (Ctrl-C to stop). Headphones avoid echo; --half-duplex for open speakers.", file=sys.stderr)
 
     async def receive() -> None:
-        nonlocal rate
+        nonlocal rate, holding
         async for ev, pcm in transport.events():
             if ev.get("type") == "session.created":
                 rate = int(ev["output_sample_rate"])
             if pcm is not None:
                 play.extend(pcm)
                 continue
+            if ev.get("type") in ("response.paused", "response.resumed"):
+                holding = ev["type"] == "response.paused"
             if ev.get("type") == "interrupt":
                 play.clear()
+                holding = False
             _print_event(ev)
 
     receiver = asyncio.create_task(receive())

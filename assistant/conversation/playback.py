@@ -2,7 +2,8 @@
 
 The server cannot hear the client's speaker, but it decides when each frame
 leaves: frames go out at playback pace, ``playback_lead_ms`` ahead (the client's
-buffer). From that one timeline follow the pacing itself, pause and resume, the
+buffer). From that one timeline follow the pacing itself, pause and resume (the
+client holds its buffer while paused, or plays it out: ``client_holds_on_pause``), the
 echo reference the listener is told about (exactly what was sent, at 16 kHz),
 the samples a person had heard when they cut in (what the history keeps), and
 when the assistant started and stopped being audible (the listener's stricter
@@ -32,6 +33,10 @@ class Ears(Protocol):
 
     def add_echo_reference(self, audio: np.ndarray) -> None: ...
 
+    def withhold_echo_reference(self, samples: int) -> None: ...
+
+    def release_echo_reference(self) -> None: ...
+
 
 class PlaybackClock:
     """One session's output timeline (one reply plays at a time).
@@ -54,6 +59,8 @@ class PlaybackClock:
         self._last: Turn | None = None  # the turn heard last (its tail may still be playing)
         self._play_start = 0.0  # loop time at which sample 0 of the playing turn plays
         self._play_until = 0.0  # loop time when the last sent frame finishes playing
+        self._paused_at = 0.0
+        self._held = 0.0  # seconds of sent audio the client holds while paused
         self._audible = False
         self._check: asyncio.TimerHandle | None = None
 
@@ -88,9 +95,26 @@ class PlaybackClock:
     # -- pause and resume --------------------------------------------------------
 
     def pause(self) -> None:
+        """Stop sending; a client that holds its buffer stops playing too."""
+        if self.paused:
+            return
         self._resume.clear()
+        self._paused_at, self._held = self._now(), 0.0
+        if self.config.client_holds_on_pause:
+            self._held = self._unplayed()
+            self._withhold(self._held)
 
     def resume(self) -> None:
+        """Carry on: a holding client plays what it held first, everything queued plays as much
+        later as the pause lasted."""
+        if not self.paused:
+            return
+        if self.config.client_holds_on_pause:
+            shift = self._now() - self._paused_at
+            self._play_start += shift
+            self._play_until += shift
+            if self._held and self.config.echo_suppression:
+                self._ears.release_echo_reference()
         self._resume.set()
         if self._playing is None and self._audible:
             self._schedule_check(self._play_until - self._now())  # a paused tail may be over
@@ -117,8 +141,9 @@ class PlaybackClock:
         if self._resume.is_set():
             return
         await self._resume.wait()
-        # The client played out its buffer meanwhile: carry on from now, lead rebuilt.
-        self._play_start = self._now() - pb.samples / self.rate + self._lead
+        if not self.config.client_holds_on_pause:
+            # The client played out its buffer meanwhile: carry on from now, lead rebuilt.
+            self._play_start = self._now() - pb.samples / self.rate + self._lead
 
     def sent(self, turn: Turn, audio: np.ndarray, spoken_chars: int) -> None:
         """A frame of ``turn``'s reply left; by its end ``spoken_chars`` of the reply were spoken."""
@@ -140,6 +165,8 @@ class PlaybackClock:
     def stop(self, turn: Turn) -> None:
         """``turn`` was cut: the client flushes its buffer, nothing is audible from now."""
         if self._last is turn or self._playing is turn:
+            if not self.paused:  # (while paused, what it held was withheld already)
+                self._withhold(self._unplayed())
             self._playing = None
             self._play_until = 0.0
             self._resume.set()
@@ -149,6 +176,14 @@ class PlaybackClock:
         if self._check is not None:
             self._check.cancel()
         self._resume.set()
+
+    def _unplayed(self) -> float:
+        """Seconds of sent audio the client has not played yet (its buffer)."""
+        return min(self._lead, max(0.0, self._play_until - self._now()))
+
+    def _withhold(self, seconds: float) -> None:
+        if seconds > 0 and self.config.echo_suppression:
+            self._ears.withhold_echo_reference(round(seconds * INPUT_SAMPLE_RATE))
 
     def _start(self, turn: Turn) -> None:
         self._playing = self._last = turn

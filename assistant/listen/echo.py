@@ -26,6 +26,7 @@ class PlayedAudio:
         self._size = int(history_s * INPUT_SAMPLE_RATE)
         self._ref = np.zeros(self._size, dtype=np.float32)
         self._ref_end = 0  # input position just past the newest reference sample
+        self._held = np.zeros(0, dtype=np.float32)  # withheld: the client holds it unplayed
 
     @property
     def active(self) -> bool:
@@ -41,8 +42,10 @@ class PlayedAudio:
         """Reference ``audio`` (float32, 16 kHz) was sent for playback at input position ``at``.
 
         Playback is continuous: audio sent while earlier audio is still queued plays
-        right after it, so it is placed after the reference already recorded.
+        right after it, so it is placed after the reference already recorded. Audio still
+        withheld (:meth:`withhold`) and not released was dropped by the client.
         """
+        self._held = self._held[:0]
         at = max(at, self._ref_end)
         if at > self._ref_end:  # a gap (the reply paused, or the next sentence came late): silence
             gap = np.arange(max(self._ref_end, at - self._size), at) % self._size
@@ -50,6 +53,24 @@ class PlayedAudio:
         idx = (at + np.arange(len(audio))) % self._size
         self._ref[idx] = audio
         self._ref_end = max(self._ref_end, at + len(audio))
+
+    def withhold(self, n: int, after: int) -> None:
+        """The newest ``n`` samples, those placed past input position ``after`` at most, will not
+        play where they were placed: the client holds them while the reply is paused (until
+        :meth:`release`) or dropped them. They leave the reference, so that the canceller does
+        not look for an echo that never comes (its double-talk suppression would take the
+        person speaking then for it)."""
+        n = max(0, min(n, self._ref_end - after, self._size))
+        idx = (self._ref_end - n + np.arange(n)) % self._size
+        self._held = self._ref[idx].copy()
+        self._ref[idx] = 0.0
+        self._ref_end -= n
+
+    def release(self, at: int) -> None:
+        """The withheld samples play from input position ``at`` on."""
+        held = self._held
+        if len(held):
+            self.played(held, at)
 
     def reference(self, start: int, n: int) -> np.ndarray:
         """Reference samples for input positions [start, start + n) (zeros where none)."""
@@ -179,6 +200,14 @@ class ReferenceCanceller(ABC):
     def played(self, audio: np.ndarray, at: int) -> None:
         """Reference ``audio`` (float32, 16 kHz) was sent for playback at input position ``at``."""
         self._played.played(audio, at)
+
+    def withhold(self, n: int, after: int) -> None:
+        """The newest ``n`` reference samples (past ``after``) did not play there (:meth:`PlayedAudio.withhold`)."""
+        self._played.withhold(n, after)
+
+    def release(self, at: int) -> None:
+        """What was withheld plays from input position ``at`` on."""
+        self._played.release(at)
 
     def reference(self, start: int, n: int) -> np.ndarray:
         """What was played for input positions [start, start + n) (zeros where nothing)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import hmac
 import http
 import logging
@@ -190,8 +191,12 @@ class Server:
             self.metrics.sessions_active.set(self.active)
 
     async def _serve_session(self, ws: ServerConnection) -> None:
-        session = self.assistant.session()
         realtime = ws.request is not None and ws.request.path.split("?", 1)[0] == REALTIME_PATH
+        config = copy.deepcopy(self.assistant.config)
+        # Realtime clients know no pause: they play their queue out (the session's default is a
+        # client that holds it, as /ws's do).
+        config.duplex.client_holds_on_pause = not realtime
+        session = self.assistant.session(config)
         dialect: Dialect = RealtimeDialect(session) if realtime else WsDialect()
         await session.start()
         lim = self.limits
