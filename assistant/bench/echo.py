@@ -47,8 +47,9 @@ def _rms(x: np.ndarray) -> float:
 
 
 async def _trial(bot: Assistant, ask: np.ndarray, room: RoomPath, speech: np.ndarray | None, level_db: float,
-                 at_s: float) -> dict[str, Any]:
+                 at_s: float, opened: Callable[[Any], None] = lambda _: None) -> dict[str, Any]:
     client = await open_client(bot, None, room=room)
+    opened(client)
     session = client.transport.session
     try:
         await client.stream(np.concatenate([silence(0.3), ask, silence(0.5)]))
@@ -132,12 +133,14 @@ async def bench_echo(alone: int = 30, per_level: int = 14, methods: tuple[str, .
                       gate: asyncio.Semaphore = gate) -> dict[str, Any]:
             room = RoomPath(ROOMS[k % len(ROOMS)], seed=k)
             speech = requests[k % len(requests)] if level is not None else None
+            clients: list[Any] = []
             async with gate:
-                try:  # a trial that hangs is reported, not waited for
-                    row = await asyncio.wait_for(
-                        _trial(bot, ask, room, speech, level or 0.0, float(rng.uniform(1.0, 2.5))), 150)
+                try:  # a trial that hangs is reported, not waited for, with what its client saw last
+                    row = await asyncio.wait_for(_trial(bot, ask, room, speech, level or 0.0,
+                                                        float(rng.uniform(1.0, 2.5)), clients.append), 150)
                 except TimeoutError:
-                    row = {"ok": False, "why": "the trial took over 150 s"}
+                    row = {"ok": False, "why": "the trial took over 150 s",
+                           "last_events": clients[0].timeline(clients[0].started)[-12:] if clients else []}
             row.update(level=level, room=room.spec.name)
             print(f"{method} {'alone' if level is None else f'{level:+.0f} dB'} {room.spec.name}: "
                   f"{ {k: v for k, v in row.items() if k not in ('level', 'room')} }", file=sys.stderr)
