@@ -78,6 +78,8 @@ class NearEndPresence:
     #: cross-correlated in 2 s windows went 45 -> 65 ms, 90 -> 130 ms), and AEC3 leaks at such a
     #: jump: the model reads the played bands at each lag as the loudest within this many frames
     #: either side, so a reply's onset after a gap is not taken for a person while AEC3 leaks it.
+    #: (Found later: most of those jumps were bench echo's client letting its speaker run dry
+    #: under load, since fixed; a real device's clock and buffer still move the lag a little.)
     JITTER = 2
     #: One frame is enough when this share of its energy stands this far above (15.6 dB).
     STRONG_RATIO = 6.0
