@@ -290,14 +290,14 @@ def test_withheld_reference_leaves_the_ring_and_plays_where_it_is_released() -> 
 
     played = PlayedAudio(history_s=2.0)
     played.played(np.ones(12000, np.float32), 0)
-    played.withhold(3200, after=10000)  # only what lies past the microphone's position is held
+    played.withhold(after=10000)  # what lies past the microphone's position is held
     assert np.all(played.reference(0, 10000) == 1.0)
     assert not np.any(played.reference(10000, 2000))
     played.release(15000)
     assert not np.any(played.reference(10000, 5000))
     assert np.all(played.reference(15000, 2000) == 1.0) and played.end == 17000
     # Audio sent after a withhold that was never released: the client dropped what it held.
-    played.withhold(1000, after=0)
+    played.withhold(after=16000)
     played.played(np.full(100, 0.5, np.float32), 20000)
     played.release(30000)
     assert played.end == 20100 and not np.any(played.reference(30000, 1000))
@@ -318,8 +318,8 @@ class RecordingEars:
     def add_echo_reference(self, audio: np.ndarray) -> None:
         self.calls.append(("add", len(audio)))
 
-    def withhold_echo_reference(self, samples: int) -> None:
-        self.calls.append(("withhold", samples))
+    def withhold_echo_reference(self) -> None:
+        self.calls.append(("withhold", 0))
 
     def release_echo_reference(self) -> None:
         self.calls.append(("release", 0))
@@ -327,9 +327,9 @@ class RecordingEars:
 
 @pytest.mark.parametrize("holds", [True, False])
 def test_a_paused_reply_withholds_the_clients_queue_from_the_reference(holds: bool) -> None:
-    """With a client that holds its queue on ``response.paused``, the 200 ms it holds leave the
-    echo reference at the pause and come back at the resume, and the next frame is due as
-    much later as the pause lasted; a client that plays its queue out keeps the reference."""
+    """With a client that holds its queue on ``response.paused``, what it holds leaves the echo
+    reference at the pause and comes back at the resume, and the next frame is due as much
+    later as the pause lasted; a client that plays its queue out keeps the reference."""
     import asyncio
 
     from assistant.config import DuplexConfig
@@ -355,7 +355,6 @@ def test_a_paused_reply_withholds_the_clients_queue_from_the_reference(holds: bo
     kinds = [k for k, _ in calls if k not in ("add", "started")]
     if holds:
         assert kinds == ["withhold", "release"]
-        assert 2900 <= dict(calls)["withhold"] <= 3200  # the lead, less the moments the test took
         assert waited < 0.05  # the client holds 200 ms again: the next frame is due at once
     else:
         assert kinds == []

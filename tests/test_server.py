@@ -6,6 +6,7 @@ import asyncio
 import json
 
 import numpy as np
+from serving import next_event, running
 from websockets.asyncio.client import connect
 
 from assistant import Assistant, load_audio
@@ -104,3 +105,17 @@ def test_session_update_is_validated(assistant: Assistant) -> None:
     assert out_of_range["code"] == "bad_setting" and "between 1 and 10" in out_of_range["message"]
     # Settings belong to the session: the shared defaults are untouched.
     assert assistant.config.vad.silence_ms == 300
+
+
+def test_ws_clients_hold_a_paused_reply_and_realtime_clients_play_it_out(assistant: Assistant) -> None:
+    """/ws clients (the page, ``assistant talk``) stop playing on ``response.paused`` and keep
+    their queue; OpenAI's Realtime protocol has no pause, so its clients play the queue out and
+    the server must not take it out of the echo reference."""
+    async def run() -> list[bool]:
+        async with running(assistant) as (url, app):
+            async with connect(url) as ws, connect(url.replace("/ws", "/v1/realtime")) as rt:
+                await next_event(ws, "session.created")
+                await next_event(rt, "session.created")
+                return [c.session.config.duplex.client_holds_on_pause for c in app.connections.values()]
+
+    assert asyncio.run(run()) == [True, False]

@@ -2,9 +2,10 @@
 
 It streams microphone audio in 20 ms frames at real-time pace, plays the reply
 audio it receives on a playback clock (holding it while the reply is paused,
-flushing it on ``interrupt`` and reporting how far it got), and can feed what it plays back into its microphone
-as an echo (attenuated and delayed), as open speakers would. It talks to a
-session in-process or to a server over WebSocket, with the same code.
+flushing it on ``interrupt`` and reporting how far it got), and can feed what it
+plays back into its microphone as an echo (attenuated and delayed), as open
+speakers would. It talks to a session in-process or to a server over WebSocket,
+with the same code.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ class Ears(Protocol):
 
     def add_echo_reference(self, audio: np.ndarray) -> None: ...
 
-    def withhold_echo_reference(self, samples: int) -> None: ...
+    def withhold_echo_reference(self) -> None: ...
 
     def release_echo_reference(self) -> None: ...
 
@@ -60,7 +60,6 @@ class PlaybackClock:
         self._play_start = 0.0  # loop time at which sample 0 of the playing turn plays
         self._play_until = 0.0  # loop time when the last sent frame finishes playing
         self._paused_at = 0.0
-        self._held = 0.0  # seconds of sent audio the client holds while paused
         self._audible = False
         self._check: asyncio.TimerHandle | None = None
 
@@ -99,10 +98,9 @@ class PlaybackClock:
         if self.paused:
             return
         self._resume.clear()
-        self._paused_at, self._held = self._now(), 0.0
+        self._paused_at = self._now()
         if self.config.client_holds_on_pause:
-            self._held = self._unplayed()
-            self._withhold(self._held)
+            self._withhold()
 
     def resume(self) -> None:
         """Carry on: a holding client plays what it held first, everything queued plays as much
@@ -113,7 +111,7 @@ class PlaybackClock:
             shift = self._now() - self._paused_at
             self._play_start += shift
             self._play_until += shift
-            if self._held and self.config.echo_suppression:
+            if self.config.echo_suppression:
                 self._ears.release_echo_reference()
         self._resume.set()
         if self._playing is None and self._audible:
@@ -166,7 +164,7 @@ class PlaybackClock:
         """``turn`` was cut: the client flushes its buffer, nothing is audible from now."""
         if self._last is turn or self._playing is turn:
             if not self.paused:  # (while paused, what it held was withheld already)
-                self._withhold(self._unplayed())
+                self._withhold()
             self._playing = None
             self._play_until = 0.0
             self._resume.set()
@@ -177,13 +175,9 @@ class PlaybackClock:
             self._check.cancel()
         self._resume.set()
 
-    def _unplayed(self) -> float:
-        """Seconds of sent audio the client has not played yet (its buffer)."""
-        return min(self._lead, max(0.0, self._play_until - self._now()))
-
-    def _withhold(self, seconds: float) -> None:
-        if seconds > 0 and self.config.echo_suppression:
-            self._ears.withhold_echo_reference(round(seconds * INPUT_SAMPLE_RATE))
+    def _withhold(self) -> None:
+        if self.config.echo_suppression:
+            self._ears.withhold_echo_reference()
 
     def _start(self, turn: Turn) -> None:
         self._playing = self._last = turn

@@ -54,13 +54,15 @@ class PlayedAudio:
         self._ref[idx] = audio
         self._ref_end = max(self._ref_end, at + len(audio))
 
-    def withhold(self, n: int, after: int) -> None:
-        """The newest ``n`` samples, those placed past input position ``after`` at most, will not
-        play where they were placed: the client holds them while the reply is paused (until
-        :meth:`release`) or dropped them. They leave the reference, so that the canceller does
-        not look for an echo that never comes (its double-talk suppression would take the
-        person speaking then for it)."""
-        n = max(0, min(n, self._ref_end - after, self._size))
+    def withhold(self, after: int) -> None:
+        """What was placed past input position ``after`` (the microphone's) will not play there:
+        the client holds it while the reply is paused (until :meth:`release`) or dropped it. It
+        leaves the reference, so that the canceller does not look for an echo that never comes
+        (its double-talk suppression would take the person speaking then for it). The ring's
+        own measure, not the clock's lead: a client whose speaker runs behind (bench bargein's,
+        between its scripted calls) held 440 ms, not 200, and a reference that withheld 200 ms
+        of it was 240 ms off the echo after the resume (the reply paused on itself again)."""
+        n = max(0, min(self._ref_end - after, self._size))
         idx = (self._ref_end - n + np.arange(n)) % self._size
         self._held = self._ref[idx].copy()
         self._ref[idx] = 0.0
@@ -201,9 +203,9 @@ class ReferenceCanceller(ABC):
         """Reference ``audio`` (float32, 16 kHz) was sent for playback at input position ``at``."""
         self._played.played(audio, at)
 
-    def withhold(self, n: int, after: int) -> None:
-        """The newest ``n`` reference samples (past ``after``) did not play there (:meth:`PlayedAudio.withhold`)."""
-        self._played.withhold(n, after)
+    def withhold(self, after: int) -> None:
+        """The reference past input position ``after`` does not play there (:meth:`PlayedAudio.withhold`)."""
+        self._played.withhold(after)
 
     def release(self, at: int) -> None:
         """What was withheld plays from input position ``at`` on."""

@@ -149,10 +149,10 @@ class Listener:
         """``audio`` (16 kHz) was just sent for playback: the echo suppressor's reference."""
         self.echo.played(audio, self._received)
 
-    def withhold_echo_reference(self, samples: int) -> None:
-        """The newest ``samples`` (16 kHz) of the reference are not playing now: the client holds
-        them (a paused reply) or dropped them (an interrupted one)."""
-        self.echo.withhold(samples, self._received)
+    def withhold_echo_reference(self) -> None:
+        """The reference not yet played (placed past the microphone's position) does not play now:
+        the client holds it (a paused reply) or dropped it (an interrupted one)."""
+        self.echo.withhold(self._received)
 
     def release_echo_reference(self) -> None:
         """The withheld reference plays from now (the paused reply resumed)."""
