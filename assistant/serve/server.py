@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import hmac
 import http
 import logging
 import signal
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -192,11 +191,11 @@ class Server:
 
     async def _serve_session(self, ws: ServerConnection) -> None:
         realtime = ws.request is not None and ws.request.path.split("?", 1)[0] == REALTIME_PATH
-        config = copy.deepcopy(self.assistant.config)
         # Realtime clients know no pause: they play their queue out (the session's default is a
-        # client that holds it, as /ws's do).
-        config.duplex.client_holds_on_pause = not realtime
-        session = self.assistant.session(config)
+        # client that holds it, as /ws's do). The session deep-copies what it is given.
+        base = self.assistant.config
+        session = self.assistant.session(
+            replace(base, duplex=replace(base.duplex, client_holds_on_pause=not realtime)))
         dialect: Dialect = RealtimeDialect(session) if realtime else WsDialect()
         await session.start()
         lim = self.limits
