@@ -360,7 +360,11 @@ def test_a_paused_reply_withholds_the_clients_queue_from_the_reference(holds: bo
         assert kinds == []
 
 
-def test_an_interrupted_replys_unplayed_audio_leaves_the_reference() -> None:
+@pytest.mark.parametrize(("holds", "paused_first", "withholds"), [(True, False, 1), (True, True, 2), (False, True, 1)])
+def test_an_interrupted_replys_unplayed_audio_leaves_the_reference(holds: bool, paused_first: bool,
+                                                                    withholds: int) -> None:
+    """The client flushes on ``interrupt``: its unplayed audio leaves the reference, paused or
+    not, whether it held its queue or played it out meanwhile."""
     import asyncio
 
     from assistant.config import DuplexConfig
@@ -369,16 +373,18 @@ def test_an_interrupted_replys_unplayed_audio_leaves_the_reference() -> None:
 
     async def run() -> list[tuple[str, int]]:
         ears = RecordingEars()
-        clock = PlaybackClock(16000, DuplexConfig(playback_lead_ms=200), ears)
+        clock = PlaybackClock(16000, DuplexConfig(playback_lead_ms=200, client_holds_on_pause=holds), ears)
         turn = Turn(1)
         for _ in range(5):
             await clock.wait_to_send(turn)
             clock.sent(turn, np.zeros(320, np.float32), 0)
+        if paused_first:
+            clock.pause()
         clock.stop(turn)
         return ears.calls
 
     calls = asyncio.run(run())
-    assert [k for k, _ in calls if k == "withhold"] == ["withhold"]
+    assert [k for k, _ in calls if k == "withhold"] == ["withhold"] * withholds
     assert calls[-1][0] == "stopped"
 
 

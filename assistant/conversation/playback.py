@@ -163,8 +163,7 @@ class PlaybackClock:
     def stop(self, turn: Turn) -> None:
         """``turn`` was cut: the client flushes its buffer, nothing is audible from now."""
         if self._last is turn or self._playing is turn:
-            if not self.paused:  # (while paused, what it held was withheld already)
-                self._withhold()
+            self._withhold()  # what a holding client held goes too (nothing is left past the microphone)
             self._playing = None
             self._play_until = 0.0
             self._resume.set()
