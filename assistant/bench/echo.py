@@ -26,6 +26,7 @@ import copy
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,7 @@ from ..api import Assistant
 from ..audio import resample
 from ..config import INPUT_SAMPLE_RATE
 from .common import LONG_REPLY, first_reply_turn, open_client, percentile, rounded, sample_requests
+from .echo_replay import Recorder
 from .pacing import silence
 from .rooms import ROOMS, RoomPath
 
@@ -47,10 +49,15 @@ def _rms(x: np.ndarray) -> float:
 
 
 async def _trial(bot: Assistant, ask: np.ndarray, room: RoomPath, speech: np.ndarray | None, level_db: float,
-                 at_s: float, opened: Callable[[Any], None] = lambda _: None) -> dict[str, Any]:
+                 at_s: float, opened: Callable[[Any], None] = lambda _: None,
+                 recording: Path | None = None) -> dict[str, Any]:
     client = await open_client(bot, None, room=room)
     opened(client)
     session = client.transport.session
+    recorder = Recorder()
+    if recording is not None:
+        session.listener.on_echo_chunk = recorder.add
+    onset = begun = last = None
     try:
         await client.stream(np.concatenate([silence(0.3), ask, silence(0.5)]))
         deadline = time.perf_counter() + 15
@@ -60,14 +67,14 @@ async def _trial(bot: Assistant, ask: np.ndarray, room: RoomPath, speech: np.nda
         onset_at = begun_at = ended_at = None
         if speech is not None:
             scale = 10 ** (level_db / 20) * _reply_echo_rms(client) / max(1e-6, _rms(speech))
-            begun, first = client.sent, client.sent + int(np.argmax(np.abs(speech) > 0.02))
+            begun, onset = client.sent, client.sent + int(np.argmax(np.abs(speech) > 0.02))
             # Three seconds to decide after they stop: with three sessions on two cores the final
             # of a 2 s request came 1-1.5 s after its endpoint, and a wait of 1.5 s counted a reply
             # paused at their first word, then cut on their words, as a miss (offline replay of
             # one run: 2 of its 13 misses had heard the request). How late is reported apart.
             last = client.sent + len(speech) - int(np.argmax(np.abs(speech[::-1]) > 0.02))
             await client.stream(np.concatenate([scale * speech, silence(3.0)]).astype(np.float32))
-            onset_at, begun_at, ended_at = client.sent_at(first), client.sent_at(begun), client.sent_at(last)
+            onset_at, begun_at, ended_at = client.sent_at(onset), client.sent_at(begun), client.sent_at(last)
         else:
             while (client.playing() or not client.events_of("response.done", turn)) and \
                     not client.events_of("interrupt", turn) and time.perf_counter() < deadline + 60:
@@ -77,7 +84,7 @@ async def _trial(bot: Assistant, ask: np.ndarray, room: RoomPath, speech: np.nda
         # its own echo (paused_before), not a reaction to them.
         stops = [r.at for r in (*client.events_of("response.paused", turn), *client.events_of("interrupt", turn))
                  if begun_at is None or r.at >= begun_at]
-        return {
+        row = {
             "ok": True,
             "interrupted": bool(client.events_of("interrupt", turn)),
             "paused": bool(client.events_of("response.paused", turn)),
@@ -95,6 +102,14 @@ async def _trial(bot: Assistant, ask: np.ndarray, room: RoomPath, speech: np.nda
             "partials": [f"{r.event.get('stable', '')} {r.event.get('unstable', '')}".strip() for r in client.events_of(
                 "conversation.item.input_audio_transcription.partial") if r.event.get("turn_id", 0) > turn][-2:],
         }
+        if recording is not None:
+            first_stop = min((r.at for r in (*client.events_of("response.paused", turn),
+                                             *client.events_of("interrupt", turn))), default=None)
+            recorder.save(recording, {"row": row | {"level": level_db if speech is not None else None,
+                                                    "room": room.spec.name},
+                                      "onset": onset, "begun": begun, "last": last,
+                                      "live_stop": client.sample_at(first_stop) if first_stop is not None else None})
+        return row
     finally:
         await client.close()
 
@@ -106,8 +121,12 @@ def _reply_echo_rms(client: Any) -> float:
 
 
 async def bench_echo(alone: int = 30, per_level: int = 14, methods: tuple[str, ...] = ("auto",),
-                     concurrency: int = 3) -> dict[str, Any]:
-    """Self-interruption, detection of speech over the reply, stop time and ERLE, per canceller."""
+                     concurrency: int = 3, record: Path | None = None, seed: int = 0) -> dict[str, Any]:
+    """Self-interruption, detection of speech over the reply, stop time and ERLE, per canceller;
+    ``record``: a folder to keep each trial's microphone and reference in (``echo_replay.py``);
+    ``seed``: another set of trials (rooms' noise and delays, which request, when it comes)."""
+    if record is not None:
+        record.mkdir(parents=True, exist_ok=True)
     from ..skills import default_registry
     from ..speak.espeak import EspeakEngine
     from ..speak.synthesizer import Synthesizer
@@ -118,7 +137,7 @@ async def bench_echo(alone: int = 30, per_level: int = 14, methods: tuple[str, .
     other = Synthesizer(EspeakEngine(base.config.tts), base.config.tts)
     ask = resample(other.synthesize("Tell me a story."), other.sample_rate, INPUT_SAMPLE_RATE)
     requests = [a for n, a in sample_requests() if not n.startswith("what_time")]
-    rng = np.random.default_rng(5)
+    rng = np.random.default_rng(5 + seed)
     plan: list[tuple[float | None, int]] = [(None, k) for k in range(alone)]
     plan += [(lvl, k) for lvl in LEVELS_DB for k in range(per_level)]
     results: dict[str, Any] = {}
@@ -131,13 +150,15 @@ async def bench_echo(alone: int = 30, per_level: int = 14, methods: tuple[str, .
 
         async def one(level: float | None, k: int, method: str = method, bot: Assistant = bot,
                       gate: asyncio.Semaphore = gate) -> dict[str, Any]:
-            room = RoomPath(ROOMS[k % len(ROOMS)], seed=k)
-            speech = requests[k % len(requests)] if level is not None else None
+            room = RoomPath(ROOMS[k % len(ROOMS)], seed=k + 1000 * seed)
+            speech = requests[(k + seed) % len(requests)] if level is not None else None
             clients: list[Any] = []
             async with gate:
                 try:  # a trial that hangs is reported, not waited for, with what its client saw last
+                    name = f"{method}-{'alone' if level is None else f'{level:+.0f}db'}-{k:02d}.npz"
                     row = await asyncio.wait_for(_trial(bot, ask, room, speech, level or 0.0,
-                                                        float(rng.uniform(1.0, 2.5)), clients.append), 150)
+                                                        float(rng.uniform(1.0, 2.5)), clients.append,
+                                                        record / name if record is not None else None), 150)
                 except TimeoutError:
                     row = {"ok": False, "why": "the trial took over 150 s",
                            "last_events": clients[0].timeline(clients[0].started)[-12:] if clients else []}

@@ -56,7 +56,16 @@ def run(args: Any) -> int:
         methods = tuple(m.strip() for m in args.methods.split(","))
         if not set(methods) <= set(CANCELLERS) or args.alone < 1 or args.per_level < 1:
             raise AssistantError(f"--methods takes {', '.join(CANCELLERS)}; --alone and --per-level must be >= 1")
-        result = asyncio.run(bench_echo(args.alone, args.per_level, methods, args.concurrency))
+        if args.replay:
+            from ..api import Assistant
+            from .echo_replay import parse_overrides, replay
+
+            bot = Assistant()
+            bot.config.duplex.echo_canceller = methods[0]
+            result = replay(Path(args.replay), bot.config, bot.silero_path, parse_overrides(args.presence))
+        else:
+            result = asyncio.run(bench_echo(args.alone, args.per_level, methods, args.concurrency,
+                                            Path(args.record) if args.record else None, args.seed))
     elif args.what == "cluster":
         from .cluster import bench_cluster
 

@@ -152,6 +152,13 @@ class SimulatedClient:
                 return t + (sample - pos) / INPUT_SAMPLE_RATE
         return None
 
+    def sample_at(self, t: float) -> int:
+        """The input sample being sent at time ``t`` (``time.perf_counter``): the inverse of :meth:`sent_at`."""
+        for pos, sent in reversed(self.sent_log):
+            if sent <= t:
+                return pos + int((t - sent) * INPUT_SAMPLE_RATE)
+        return 0
+
     async def start(self) -> None:
         self.started = time.perf_counter()
         self._receiver = asyncio.create_task(self._receive())

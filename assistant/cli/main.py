@@ -334,6 +334,14 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--per-level", type=int, default=14, help="speech-over-reply trials at each of -6, 0, +6 dB")
     b.add_argument("--methods", default="auto", help="echo cancellers, comma-separated: auto (the default), aec3, subtract")
     b.add_argument("--concurrency", type=int, default=3, help="sessions run at once")
+    b.add_argument("--seed", type=int, default=0, help="another set of trials (0: the usual one)")
+    b.add_argument("--record", default=None, metavar="DIR",
+                   help="keep each trial's microphone and played reference in DIR, for --replay")
+    b.add_argument("--replay", default=None, metavar="DIR",
+                   help="run trials recorded with --record through the talker check, the canceller (the first "
+                        "of --methods) and the endpointer again, offline")
+    b.add_argument("--presence", default="", metavar="NAME=VALUE,...",
+                   help="with --replay: the talker check's constants to override, e.g. RATIO=3,SHARE=0.4")
     b.add_argument("--json", action="store_true", help="end with one JSON line")
     b = bench.add_parser("cluster", help="haproxy + replicas sharing one served LLM, against one process; a "
                          "replica drained mid-run")

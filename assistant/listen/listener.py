@@ -55,6 +55,18 @@ class PartialRequest:
 
 
 @dataclass(frozen=True)
+class EchoChunk:
+    """A chunk of microphone audio heard while echo may be in it, with what had been played for
+    the same input positions (both 16 kHz float32, from input position ``at``)."""
+
+    at: int
+    mic: np.ndarray
+    reference: np.ndarray
+    agent_speaking: bool
+    """The reply was audible then: speech had to be heard over the echo to start."""
+
+
+@dataclass(frozen=True)
 class _Decision:
     """Pause ``index`` of turn ``turn_id`` may last ``wait_ms`` before the utterance ends."""
 
@@ -130,6 +142,9 @@ class Listener:
         self._echo_match = EchoMatch()
         self.presence = NearEndPresence()
         self.vad_seconds = 0.0
+        self.on_echo_chunk: Callable[[EchoChunk], None] | None = None
+        """Called with every chunk heard while a reply's echo may be in it, before any canceller
+        (``bench echo --record``: the talker check and the cancellers are tuned on replays)."""
         self.on_words_so_far: Callable[[tuple[Hypothesis, ...]], None] = lambda nbest: None
         """Called with the speculative final's n-best as soon as it is decoded, before the
         endpoint: the session re-ranks it and prefills the LLM (the request is probably complete)."""
@@ -267,7 +282,10 @@ class Listener:
         if chunk is None:
             return [*self.endpointer.flush()]
         if self.config.duplex.echo_suppression and self.echo.active:
-            self.presence.heard(chunk, self.echo.reference(self._position, len(chunk)))
+            reference = self.echo.reference(self._position, len(chunk))
+            if self.on_echo_chunk is not None:
+                self.on_echo_chunk(EchoChunk(self._position, chunk, reference, self._agent_speaking))
+            self.presence.heard(chunk, reference)
             chunk = self.echo.process(chunk, self._position)
             self.endpointer.echo_explained = self.echo.explains_echo
         self._echo_match.heard(chunk, self._position)
