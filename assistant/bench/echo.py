@@ -97,7 +97,8 @@ async def _trial(bot: Assistant, ask: np.ndarray, room: RoomPath, speech: np.nda
             "decided_ms": (cut[0].at - ended_at) * 1000 if ended_at is not None and (
                 cut := client.events_of("interrupt", turn)) else None,
             "erle_db": session.listener.echo.erle_db,
-            "heard": [r.event.get("transcript") for r in client.events_of(
+            # What was heard over the reply, with how surely it was the reply's own echo.
+            "heard": [(r.event.get("transcript"), rounded(r.event.get("echo_share"), 2)) for r in client.events_of(
                 "conversation.item.input_audio_transcription.completed") if r.event.get("turn_id", 0) > turn],
             "partials": [f"{r.event.get('stable', '')} {r.event.get('unstable', '')}".strip() for r in client.events_of(
                 "conversation.item.input_audio_transcription.partial") if r.event.get("turn_id", 0) > turn][-2:],

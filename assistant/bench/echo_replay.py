@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -76,8 +75,8 @@ def _replay_one(path: Path, config: Config, silero: Path, overrides: dict[str, f
     presence = type("Tuned", (NearEndPresence,), {k: (int(v) if isinstance(getattr(NearEndPresence, k), int) else v)
                                                   for k, v in overrides.items()})()
     canceller = echo_canceller(config.duplex)
-    v, d = config.vad, config.duplex
-    strict = replace(v, speech_threshold=d.strict_speech_threshold, start_ms=d.strict_start_ms)
+    v = config.vad
+    strict = config.duplex.over_reply(v)
     endpointer = Endpointer(FrameVAD(silero, v), v)
     starts: list[int] = []
     offset, base = 0, int(data["at"][0])

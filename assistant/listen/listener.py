@@ -26,7 +26,7 @@ import logging
 import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Executor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -177,8 +177,7 @@ class Listener:
         """``config.vad`` changed (or the assistant started or stopped speaking): apply it, with
         the stricter start on top while the assistant speaks."""
         d, v, t = self.config.duplex, self.config.vad, self.config.turn
-        self.endpointer.config = replace(v, speech_threshold=d.strict_speech_threshold, start_ms=d.strict_start_ms) \
-            if self._agent_speaking else v
+        self.endpointer.config = d.over_reply(v) if self._agent_speaking else v
         # Speech over the assistant's reply is a barge-in or a backchannel, never a request to wait
         # for: only a pause of the person's own turn is held.
         self.endpointer.pause_hold_ms = t.max_wait_ms if t.semantic and not self._agent_speaking else 0
