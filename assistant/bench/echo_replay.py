@@ -28,9 +28,10 @@ import numpy as np
 from ..config import INPUT_SAMPLE_RATE, Config
 from ..errors import AssistantError
 from ..listen.canceller import echo_canceller
+from ..listen.echo import EchoMatch
 from ..listen.listener import EchoChunk
 from ..listen.presence import NearEndPresence
-from ..listen.vad import Endpointer, FrameVAD, SpeechStart
+from ..listen.vad import Endpointer, FrameVAD, SpeechStart, Utterance
 from .common import percentile, rounded
 
 
@@ -78,7 +79,9 @@ def _replay_one(path: Path, config: Config, silero: Path, overrides: dict[str, f
     v = config.vad
     strict = config.duplex.over_reply(v)
     endpointer = Endpointer(FrameVAD(silero, v), v)
+    match = EchoMatch()
     starts: list[int] = []
+    shares: list[tuple[int, float]] = []  # (where each utterance ended, its echo share)
     offset, base = 0, int(data["at"][0])
     for at, size, speaking in zip(data["at"], data["size"], data["speaking"], strict=True):
         mic, ref = data["mic"][offset : offset + size], data["reference"][offset : offset + size]
@@ -89,14 +92,21 @@ def _replay_one(path: Path, config: Config, silero: Path, overrides: dict[str, f
         endpointer.over_echo = presence if speaking else None
         out = canceller.process(mic, int(at))
         endpointer.echo_explained = canceller.explains_echo
+        match.heard(out, int(at))
         for ev in endpointer.feed(out):
             if isinstance(ev, SpeechStart):
                 starts.append(base + ev.start_ms * INPUT_SAMPLE_RATE // 1000)
+                match.speech_started(starts[-1])
+            elif isinstance(ev, Utterance):
+                shares.append((base + ev.end_ms * INPUT_SAMPLE_RATE // 1000, round(match.likeness(canceller.reference), 2)))
     onset, begun, last, live = facts.get("onset"), facts.get("begun"), facts.get("last"), facts.get("live_stop")
     row: dict[str, Any] = {"file": path.name, "level": facts["row"].get("level"), "room": facts["row"].get("room")}
     if onset is None:
         row["self_pause"] = bool(starts)
         return row
+    # What the barge-in policy weighs their words' final by (valid past the live run's pause,
+    # as the recording is what that run heard).
+    row["echo_shares"] = [share for end, share in shares if end >= begun]
     # As the live bench counts them: from the start of their audio on (the recordings carry
     # 0.3-0.5 s of their own room before the first word, which a start may rightly be on).
     before = [s for s in starts if s < begun]
@@ -130,6 +140,9 @@ def replay(folder: Path, config: Config, silero: Path, overrides: dict[str, floa
     out.update(paused_before=sum(r["paused_before"] for r in spoken),
                after_live_stop=sum(r["after_live_stop"] for r in spoken),
                stop_ms_p50=rounded(percentile(stops, 50)), stop_ms_p95=rounded(percentile(stops, 95)),
+               # Heard, but their first utterance's echo share would have the reply resume.
+               taken_for_echo=[f"{r['file']} {r['echo_shares'][0]}" for r in spoken if r["detected"] and r["echo_shares"]
+                               and r["echo_shares"][0] >= config.duplex.echo_share_max],
                missed=[f"{r['file']} {r['room']}" for r in spoken if not r["detected"]],
                self_paused=[f"{r['file']} {r['room']}" for r in lone if r["self_pause"]])
     return out
