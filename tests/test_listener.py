@@ -86,8 +86,10 @@ def test_no_words_on_silence_or_noise(assistant: Assistant, kind: str) -> None:
     assert assistant.recognizer.partial(audio) == ""
 
 
-def _listen_with_echo(assistant: Assistant, mic: np.ndarray, reference: np.ndarray) -> tuple[list[TranscriptFinal], float]:
-    """Feed ``mic`` to a listener that knows ``reference`` was played from sample 0."""
+def _listen_with_echo(assistant: Assistant, mic: np.ndarray, reference: np.ndarray,
+                      over_reply: bool = False) -> tuple[list[TranscriptFinal], float]:
+    """Feed ``mic`` to a listener that knows ``reference`` was played from sample 0 (and, with
+    ``over_reply``, that the reply is still audible: its talker check is on)."""
     from assistant.bench.pacing import feed_audio
     from assistant.listen.listener import Listener
 
@@ -102,6 +104,8 @@ def _listen_with_echo(assistant: Assistant, mic: np.ndarray, reference: np.ndarr
         config.duplex.echo_canceller = "subtract"
         listener = Listener(assistant.recognizer, assistant.silero_path, config)
         listener.echo.played(reference, 0)
+        if over_reply:
+            listener.agent_speech_started()
         tasks = listener.tasks("test")
 
         async def send(chunk: np.ndarray) -> None:
@@ -149,3 +153,22 @@ def test_echo_share_tells_the_assistants_voice_from_a_person(assistant: Assistan
     # alone scored 0.36-0.78 and people 0-0.49.
     assert finals[0].echo_share < assistant.config.duplex.echo_share_max
     assert echo_share > finals[0].echo_share + 0.08
+
+
+def test_a_person_the_talker_check_is_sure_of_over_the_reply_is_not_its_echo(assistant: Assistant) -> None:
+    from assistant.bench.rooms import ROOMS, RoomPath
+
+    reply = load_audio(SAMPLES / "capital_of_france.wav")
+    room = RoomPath(ROOMS[2], seed=3)
+    padded = np.concatenate([reply, np.zeros(8000, np.float32)])
+    echo = np.concatenate([room(padded[i : i + 320]) for i in range(0, len(padded) - 319, 320)])
+    person = load_audio(SAMPLES / "what_time_is_it.wav")
+    at = 8000
+    mic = np.concatenate([echo[: at + 4800], np.zeros(len(person), np.float32), silence(1.0)])
+    mic[at : at + len(person)] += 2 * float(np.std(echo) / np.std(person)) * person  # +6 dB: the check is sure
+    heard, _ = _listen_with_echo(assistant, mic, reply)
+    over, _ = _listen_with_echo(assistant, mic, reply, over_reply=True)
+    # Not over the reply, the share is the envelope's likeness (some of the reply's echo is in
+    # their final); over it, the raw microphone's talker check settles it: a person.
+    assert heard and heard[0].echo_share > 0.1
+    assert over and "time" in over[-1].transcript.lower() and over[-1].echo_share == 0.0

@@ -83,6 +83,7 @@ def _replay_one(path: Path, config: Config, silero: Path, overrides: dict[str, f
     starts: list[int] = []
     shares: list[tuple[int, float]] = []  # (where each utterance ended, its echo share)
     offset, base = 0, int(data["at"][0])
+    talker = False  # the talker check was sure during the speech over the reply
     for at, size, speaking in zip(data["at"], data["size"], data["speaking"], strict=True):
         mic, ref = data["mic"][offset : offset + size], data["reference"][offset : offset + size]
         offset += size
@@ -93,12 +94,15 @@ def _replay_one(path: Path, config: Config, silero: Path, overrides: dict[str, f
         out = canceller.process(mic, int(at))
         endpointer.echo_explained = canceller.explains_echo
         match.heard(out, int(at))
+        talker |= endpointer.in_speech and speaking and presence.sure
         for ev in endpointer.feed(out):
             if isinstance(ev, SpeechStart):
                 starts.append(base + ev.start_ms * INPUT_SAMPLE_RATE // 1000)
                 match.speech_started(starts[-1])
-            elif isinstance(ev, Utterance):
-                shares.append((base + ev.end_ms * INPUT_SAMPLE_RATE // 1000, round(match.likeness(canceller.reference), 2)))
+                talker = speaking and presence.sure
+            elif isinstance(ev, Utterance):  # as the listener's echo_share has it
+                share = 0.0 if talker else match.likeness(canceller.reference)
+                shares.append((base + ev.end_ms * INPUT_SAMPLE_RATE // 1000, round(share, 2)))
     onset, begun, last, live = facts.get("onset"), facts.get("begun"), facts.get("last"), facts.get("live_stop")
     row: dict[str, Any] = {"file": path.name, "level": facts["row"].get("level"), "room": facts["row"].get("room")}
     if onset is None:
