@@ -29,7 +29,7 @@ from ..config import INPUT_SAMPLE_RATE, Config
 from ..errors import AssistantError
 from ..listen.canceller import echo_canceller
 from ..listen.echo import EchoMatch
-from ..listen.listener import EchoChunk
+from ..listen.listener import EchoChunk, Listener
 from ..listen.presence import NearEndPresence
 from ..listen.vad import Endpointer, FrameVAD, SpeechStart, Utterance
 from .common import percentile, rounded
@@ -83,25 +83,27 @@ def _replay_one(path: Path, config: Config, silero: Path, overrides: dict[str, f
     starts: list[int] = []
     shares: list[tuple[int, float]] = []  # (where each utterance ended, its echo share)
     offset, base = 0, int(data["at"][0])
-    talker = False  # the talker check was sure during the speech over the reply
+    talker = 0  # frames the talker check was sure in during the speech over the reply
     for at, size, speaking in zip(data["at"], data["size"], data["speaking"], strict=True):
         mic, ref = data["mic"][offset : offset + size], data["reference"][offset : offset + size]
         offset += size
         canceller.played(ref, int(at))  # the recorded reference, placed where it was heard
+        sure_before = presence.sure_frames
         presence.heard(mic, ref)
+        sure_now = presence.sure_frames - sure_before if speaking else 0
         endpointer.config = strict if speaking else v
         endpointer.over_echo = presence if speaking else None
         out = canceller.process(mic, int(at))
         endpointer.echo_explained = canceller.explains_echo
         match.heard(out, int(at))
-        talker |= endpointer.in_speech and speaking and presence.sure
+        talker += sure_now if endpointer.in_speech else 0
         for ev in endpointer.feed(out):
             if isinstance(ev, SpeechStart):
                 starts.append(base + ev.start_ms * INPUT_SAMPLE_RATE // 1000)
                 match.speech_started(starts[-1])
-                talker = speaking and presence.sure
+                talker = sure_now
             elif isinstance(ev, Utterance):  # as the listener's echo_share has it
-                share = 0.0 if talker else match.likeness(canceller.reference)
+                share = 0.0 if talker >= Listener.TALKER_FRAMES else match.likeness(canceller.reference)
                 shares.append((base + ev.end_ms * INPUT_SAMPLE_RATE // 1000, round(share, 2)))
     onset, begun, last, live = facts.get("onset"), facts.get("begun"), facts.get("last"), facts.get("live_stop")
     row: dict[str, Any] = {"file": path.name, "level": facts["row"].get("level"), "room": facts["row"].get("room")}

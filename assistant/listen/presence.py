@@ -114,11 +114,17 @@ class NearEndPresence:
         self._run = 0  # frames in a row with a talker
         self._since = self.RECENT_FRAMES + 1  # frames since the last one with a talker
         self._held = 0  # frames the model has been held from learning upwards
+        self._sure_frames = 0
 
     @property
     def sure(self) -> bool:
         """The latest frames carry a near-end talker, ``SURE_RUN`` in a row (or one strong frame)."""
         return self._run >= self.SURE_RUN
+
+    @property
+    def sure_frames(self) -> int:
+        """Frames judged :attr:`sure` so far (a count that only grows)."""
+        return self._sure_frames
 
     @property
     def recent(self) -> bool:
@@ -166,6 +172,7 @@ class NearEndPresence:
         self._run = self._run + 1 if talker else 0
         if strong:
             self._run = max(self._run, self.SURE_RUN)
+        self._sure_frames += self._run >= self.SURE_RUN
         self._since = 0 if hint else self._since + 1
         error = m - echo
         if not talker:
