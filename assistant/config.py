@@ -312,7 +312,8 @@ class DuplexConfig:
     """Speech whose syllables rise and fall with what was played at least this closely
     (``echo_share``, :class:`~assistant.listen.echo.EchoMatch`) is its echo, whatever Whisper
     made of it. Measured on bench echo's rooms with AEC3 (26 speech segments): echo alone
-    0.36-0.78 (7 of 9 above 0.6), people speaking over the reply 0-0.49."""
+    0.36-0.78 (7 of 9 above 0.6), people speaking over the reply 0-0.49. Where the talker check
+    was sure of a person over the reply the listener gives 0 (:attr:`~assistant.listen.listener.Listener.echo_share`)."""
     reply_stall_s: float = 30.0
     """A session with a turn still waiting for its reply that shows no progress at all (no text,
     no audio, no event) for this long ends that turn with an error, so it never goes silent.

@@ -188,6 +188,23 @@ def test_a_person_over_the_reply_is_not_its_echo() -> None:
     assert likeness(0.5 * person, np.zeros(16000, np.float32)) == 0.0  # nothing played
 
 
+@pytest.mark.parametrize("sure_frames", [0, 1, 2])
+def test_speech_the_talker_check_was_sure_of_over_two_frames_is_not_the_echo(sure_frames: int) -> None:
+    from assistant.listen.echo import OwnVoice, PlayedAudio
+
+    reply = load_audio(SAMPLES / "capital_of_france.wav")
+    leak = np.concatenate([np.zeros(1600, np.float32), 0.05 * reply])  # follows the reply: its echo
+    ref, own = PlayedAudio(history_s=10), OwnVoice()
+    ref.played(reply, 0)
+    for i in range(0, len(leak), 320):
+        # Sure frames before the speech do not count; those in the chunk it starts in do.
+        own.heard(leak[i : i + 320], i, 5 if i == 1600 else sure_frames if i == 3200 else 0)
+        if i == 3200:
+            own.speech_started(i)
+    assert own.share(ref.reference) == (0.0 if sure_frames >= OwnVoice.TALKER_FRAMES else
+                                        pytest.approx(likeness(leak, reply)))
+
+
 def test_likeness_of_speech_of_any_length_is_a_number_in_range() -> None:
     reply = load_audio(SAMPLES / "capital_of_france.wav")
     for frames in (0, 4, 5, 6, 14, 15, 16, 40, 400):  # 10 ms frames since the speech started

@@ -11,7 +11,7 @@ import pytest
 from assistant import Assistant, load_audio
 from assistant.bench.echo_replay import Recorder, parse_overrides, replay
 from assistant.errors import AssistantError
-from assistant.listen.listener import EchoChunk
+from assistant.listen.echo import EchoChunk
 from conftest import SAMPLES, through_room
 
 REPLY = ("capital_of_france.wav", "who_wrote_romeo_and_juliet.wav", "turn_on_the_living_room_lamp.wav") * 2

@@ -28,8 +28,7 @@ import numpy as np
 from ..config import INPUT_SAMPLE_RATE, Config
 from ..errors import AssistantError
 from ..listen.canceller import echo_canceller
-from ..listen.echo import EchoMatch
-from ..listen.listener import EchoChunk, Listener
+from ..listen.echo import EchoChunk, OwnVoice
 from ..listen.presence import NearEndPresence
 from ..listen.vad import Endpointer, FrameVAD, SpeechStart, Utterance
 from .common import percentile, rounded
@@ -79,11 +78,10 @@ def _replay_one(path: Path, config: Config, silero: Path, overrides: dict[str, f
     v = config.vad
     strict = config.duplex.over_reply(v)
     endpointer = Endpointer(FrameVAD(silero, v), v)
-    match = EchoMatch()
+    own_voice = OwnVoice()
     starts: list[int] = []
     shares: list[tuple[int, float]] = []  # (where each utterance ended, its echo share)
     offset, base = 0, int(data["at"][0])
-    talker = 0  # frames the talker check was sure in during the speech over the reply
     for at, size, speaking in zip(data["at"], data["size"], data["speaking"], strict=True):
         mic, ref = data["mic"][offset : offset + size], data["reference"][offset : offset + size]
         offset += size
@@ -95,15 +93,13 @@ def _replay_one(path: Path, config: Config, silero: Path, overrides: dict[str, f
         endpointer.over_echo = presence if speaking else None
         out = canceller.process(mic, int(at))
         endpointer.echo_explained = canceller.explains_echo
-        match.heard(out, int(at))
-        talker += sure_now if endpointer.in_speech else 0
+        own_voice.heard(out, int(at), sure_now)
         for ev in endpointer.feed(out):
             if isinstance(ev, SpeechStart):
                 starts.append(base + ev.start_ms * INPUT_SAMPLE_RATE // 1000)
-                match.speech_started(starts[-1])
-                talker = sure_now
+                own_voice.speech_started(starts[-1])
             elif isinstance(ev, Utterance):  # as the listener's echo_share has it
-                share = 0.0 if talker >= Listener.TALKER_FRAMES else match.likeness(canceller.reference)
+                share = own_voice.share(canceller.reference)
                 shares.append((base + ev.end_ms * INPUT_SAMPLE_RATE // 1000, round(share, 2)))
     onset, begun, last, live = facts.get("onset"), facts.get("begun"), facts.get("last"), facts.get("live_stop")
     row: dict[str, Any] = {"file": path.name, "level": facts["row"].get("level"), "room": facts["row"].get("room")}

@@ -37,7 +37,7 @@ from ..events import ErrorEvent, Event, Hypothesis, SpeechStarted, SpeechStopped
 from ..metrics import TurnClock, TurnClocks
 from .asr import LocalAgreement, Recognizer, Transcript
 from .canceller import echo_canceller
-from .echo import EchoMatch
+from .echo import EchoChunk, OwnVoice
 from .presence import NearEndPresence
 from .turn_end import SmartTurn, TurnJudge, WordsCue
 from .vad import Dropped, Endpointer, FrameVAD, Pause, SpeechStart, Utterance, VoiceDetector
@@ -52,18 +52,6 @@ class PartialRequest:
     turn_id: int
     audio: np.ndarray
     audio_ms: int
-
-
-@dataclass(frozen=True)
-class EchoChunk:
-    """A chunk of microphone audio heard while echo may be in it, with what had been played for
-    the same input positions (both 16 kHz float32, from input position ``at``)."""
-
-    at: int
-    mic: np.ndarray
-    reference: np.ndarray
-    agent_speaking: bool
-    """The reply was audible then: speech had to be heard over the echo to start."""
 
 
 @dataclass(frozen=True)
@@ -139,9 +127,7 @@ class Listener:
         self._waiting = False  # the recognise task is idle, waiting for a job
         self.echo = echo_canceller(config.duplex)
         self.decode_seconds = 0.0  # compute spent decoding (for the real-time factor)
-        self._echo_match = EchoMatch()
-        self._talker_frames = 0  # frames the talker check was sure of a person in, in the speech over the reply
-        self._chunk_talker_frames = 0  # ... in the latest chunk
+        self._own_voice = OwnVoice()
         self.presence = NearEndPresence()
         self.vad_seconds = 0.0
         self.on_echo_chunk: Callable[[EchoChunk], None] | None = None
@@ -187,27 +173,10 @@ class Listener:
         self.endpointer.over_echo = self.presence if (
             self._agent_speaking and d.echo_suppression and d.near_end_check) else None
 
-    #: Frames (20 ms) the talker check must be sure in for the speech to be taken for a person.
-    TALKER_FRAMES = 2
-
     @property
     def echo_share(self) -> float:
-        """How surely the speech since it started was the assistant's own voice (0-1): its
-        envelope's likeness to what was played (:class:`~.echo.EchoMatch`; 0 when nothing was),
-        or 0 where the raw microphone was sure of a person in it over the reply.
-
-        The likeness alone took people for the echo: a person AEC3 muted at first and the
-        talker check caught late is heard mostly as their last word and the paused reply's
-        fading tail, which follows what was played (recorded bench echo trials replayed, one
-        run: people at -6 dB 0.43-0.71, three of 14 over the 0.55 bar, each heard as words,
-        and the reply resumed over them). The talker check is seldom sure on echo alone (no
-        reply paused on itself in 90 of bench echo's, three runs, where a sure verdict starts speech).
-        It needs ``TALKER_FRAMES`` such frames: a fourth run paused on its own echo twice in 30
-        replies, and one of them, sure for a single frame, was cut by its echo heard as "All
-        right." (its likeness 0.71); the late people above were sure for 1, 2 and 9 frames."""
-        if self._talker_frames >= self.TALKER_FRAMES:
-            return 0.0
-        return self._echo_match.likeness(self.echo.reference)
+        """How surely the speech since it started was the assistant's own voice (0-1; :class:`~.echo.OwnVoice`)."""
+        return self._own_voice.share(self.echo.reference)
 
     async def feed(self, audio: np.ndarray | None) -> None:
         """Queue audio (float32, 16 kHz mono); ``None`` ends the stream."""
@@ -276,8 +245,7 @@ class Listener:
                 if isinstance(ev, SpeechStart):
                     self._turn = self._next_turn()
                     self._last_partial = self._position
-                    self._echo_match.speech_started(ev.start_ms * INPUT_SAMPLE_RATE // 1000)
-                    self._talker_frames = self._chunk_talker_frames
+                    self._own_voice.speech_started(ev.start_ms * INPUT_SAMPLE_RATE // 1000)
                     await self._send(SpeechStarted(self._turn, ev.start_ms))
                 elif isinstance(ev, Pause):
                     await self._jobs.put(_Job(self._turn, ev))
@@ -297,21 +265,19 @@ class Listener:
                 return
 
     def _detect(self, chunk: np.ndarray | None) -> list[SpeechStart | Pause | Utterance | Dropped]:
-        self._chunk_talker_frames = 0
         if chunk is None:
             return [*self.endpointer.flush()]
+        talker_frames = 0
         if self.config.duplex.echo_suppression and self.echo.active:
             reference = self.echo.reference(self._position, len(chunk))
             if self.on_echo_chunk is not None:
                 self.on_echo_chunk(EchoChunk(self._position, chunk, reference, self._agent_speaking))
             before = self.presence.sure_frames
             self.presence.heard(chunk, reference)
-            self._chunk_talker_frames = self.presence.sure_frames - before if self.endpointer.over_echo else 0
-            if self.endpointer.in_speech:
-                self._talker_frames += self._chunk_talker_frames
+            talker_frames = self.presence.sure_frames - before if self.endpointer.over_echo else 0
             chunk = self.echo.process(chunk, self._position)
             self.endpointer.echo_explained = self.echo.explains_echo
-        self._echo_match.heard(chunk, self._position)
+        self._own_voice.heard(chunk, self._position, talker_frames)
         return self.endpointer.feed(chunk)
 
     async def _control(self, action: str) -> list[SpeechStart | Pause | Utterance | Dropped]:
