@@ -82,8 +82,8 @@ async def _trial(bot: Assistant, ask: np.ndarray, room: RoomPath, speech: np.nda
         await client.stream(silence(0.3))
         # The first stop once the person's audio began: one before it was the reply pausing on
         # its own echo (paused_before), not a reaction to them.
-        stops = [r.at for r in (*client.events_of("response.paused", turn), *client.events_of("interrupt", turn))
-                 if begun_at is None or r.at >= begun_at]
+        every_stop = [r.at for r in (*client.events_of("response.paused", turn), *client.events_of("interrupt", turn))]
+        stops = [at for at in every_stop if begun_at is None or at >= begun_at]
         row = {
             "ok": True,
             "interrupted": bool(client.events_of("interrupt", turn)),
@@ -104,8 +104,7 @@ async def _trial(bot: Assistant, ask: np.ndarray, room: RoomPath, speech: np.nda
                 "conversation.item.input_audio_transcription.partial") if r.event.get("turn_id", 0) > turn][-2:],
         }
         if recording is not None:
-            first_stop = min((r.at for r in (*client.events_of("response.paused", turn),
-                                             *client.events_of("interrupt", turn))), default=None)
+            first_stop = min(every_stop, default=None)
             recorder.save(recording, {"row": row | {"level": level_db if speech is not None else None,
                                                     "room": room.spec.name},
                                       "onset": onset, "begun": begun, "last": last,
