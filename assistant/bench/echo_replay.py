@@ -55,16 +55,18 @@ class Recorder:
 
 
 def parse_overrides(text: str) -> dict[str, float]:
-    """``RATIO=3,SHARE=0.4`` -> the talker check's class constants to set (a clear error for others)."""
+    """``RATIO=3,SHARE=0.4`` -> the talker check's class constants to set, each of its constant's
+    type (frame counts stay whole); a clear error for anything else."""
     out: dict[str, float] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         name, _, value = part.partition("=")
         if not hasattr(NearEndPresence, name) or not name.isupper():
             raise AssistantError(f"{name!r} is not one of the talker check's constants (NearEndPresence)")
         try:
-            out[name] = float(value)
+            number = float(value)
         except ValueError:
             raise AssistantError(f"--presence {part!r}: the value must be a number") from None
+        out[name] = int(number) if isinstance(getattr(NearEndPresence, name), int) else number
     return out
 
 
@@ -72,8 +74,7 @@ def _replay_one(path: Path, config: Config, silero: Path, overrides: dict[str, f
     with np.load(path) as npz:  # each read of an npz member decompresses it again: once, here
         data = {k: npz[k] for k in npz.files}
     facts = json.loads(str(data["facts"]))
-    presence = type("Tuned", (NearEndPresence,), {k: (int(v) if isinstance(getattr(NearEndPresence, k), int) else v)
-                                                  for k, v in overrides.items()})()
+    presence = type("Tuned", (NearEndPresence,), dict(overrides))()
     canceller = echo_canceller(config.duplex)
     v = config.vad
     strict = config.duplex.over_reply(v)
@@ -86,14 +87,13 @@ def _replay_one(path: Path, config: Config, silero: Path, overrides: dict[str, f
         mic, ref = data["mic"][offset : offset + size], data["reference"][offset : offset + size]
         offset += size
         canceller.played(ref, int(at))  # the recorded reference, placed where it was heard
-        sure_before = presence.sure_frames
-        presence.heard(mic, ref)
-        sure_now = presence.sure_frames - sure_before if speaking else 0
+        sure = presence.heard(mic, ref)
+        talker_frames = sure if speaking else 0
         endpointer.config = strict if speaking else v
         endpointer.over_echo = presence if speaking else None
         out = canceller.process(mic, int(at))
         endpointer.echo_explained = canceller.explains_echo
-        own_voice.heard(out, int(at), sure_now)
+        own_voice.heard(out, int(at), talker_frames)
         for ev in endpointer.feed(out):
             if isinstance(ev, SpeechStart):
                 starts.append(base + ev.start_ms * INPUT_SAMPLE_RATE // 1000)

@@ -272,9 +272,8 @@ class Listener:
             reference = self.echo.reference(self._position, len(chunk))
             if self.on_echo_chunk is not None:
                 self.on_echo_chunk(EchoChunk(self._position, chunk, reference, self._agent_speaking))
-            before = self.presence.sure_frames
-            self.presence.heard(chunk, reference)
-            talker_frames = self.presence.sure_frames - before if self.endpointer.over_echo else 0
+            sure = self.presence.heard(chunk, reference)
+            talker_frames = sure if self.endpointer.over_echo else 0
             chunk = self.echo.process(chunk, self._position)
             self.endpointer.echo_explained = self.echo.explains_echo
         self._own_voice.heard(chunk, self._position, talker_frames)

@@ -115,7 +115,6 @@ class NearEndPresence:
         self._run = 0  # frames in a row with a talker
         self._since = self.RECENT_FRAMES + 1  # frames since the last one with a talker
         self._held = 0  # frames the model has been held from learning upwards
-        self._sure_frames = 0
 
     @property
     def sure(self) -> bool:
@@ -123,20 +122,17 @@ class NearEndPresence:
         return self._run >= self.SURE_RUN
 
     @property
-    def sure_frames(self) -> int:
-        """Frames judged :attr:`sure` so far (a count that only grows)."""
-        return self._sure_frames
-
-    @property
     def recent(self) -> bool:
         """A frame with a near-end talker came within the last ``RECENT_FRAMES``."""
         return self._since <= self.RECENT_FRAMES
 
-    def heard(self, mic: np.ndarray, reference: np.ndarray) -> None:
-        """Microphone audio and what was played for the same input positions (16 kHz float32)."""
+    def heard(self, mic: np.ndarray, reference: np.ndarray) -> int:
+        """Microphone audio and what was played for the same input positions (16 kHz float32);
+        returns in how many of the frames it completed a talker was :attr:`sure`."""
         mic = np.concatenate([self._pending_mic, np.asarray(mic, np.float32)])
         ref = np.concatenate([self._pending_ref, np.asarray(reference, np.float32)])
         n = len(mic) // HOP
+        sure = 0
         if n:
             mic_frames = self._magnitudes(np.concatenate([self._mic_tail, mic[: n * HOP]]), n)
             ref_frames = self._magnitudes(np.concatenate([self._ref_tail, ref[: n * HOP]]), n)
@@ -144,7 +140,9 @@ class NearEndPresence:
                 n * HOP - len(self._ref_tail) : n * HOP]
             for m, p in zip(mic_frames, ref_frames, strict=True):
                 self._frame(m, p)
+                sure += self.sure
         self._pending_mic, self._pending_ref = mic[n * HOP :], ref[n * HOP :]
+        return sure
 
     def _magnitudes(self, audio: np.ndarray, n: int) -> np.ndarray:
         frames = np.lib.stride_tricks.sliding_window_view(audio, WINDOW)[::HOP][:n] * self._window
@@ -173,7 +171,6 @@ class NearEndPresence:
         self._run = self._run + 1 if talker else 0
         if strong:
             self._run = max(self._run, self.SURE_RUN)
-        self._sure_frames += self._run >= self.SURE_RUN
         self._since = 0 if hint else self._since + 1
         error = m - echo
         if not talker:
